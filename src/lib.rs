@@ -1,0 +1,21 @@
+//! A message queue through Redis: the shared pieces of the three programs.
+//!
+//! The Python original is one Flask app (producer and publisher) and two scripts
+//! (consumer and subscriber). This crate keeps that split: `bin/web.rs`,
+//! `bin/consumer.rs` and `bin/subscriber.rs` read like the original, and the
+//! modules here hold what they share.
+//!
+//! - [`names`]: the queue and channel names, as in the original.
+//! - [`config`]: settings from the environment, with the original's defaults.
+//! - [`logging`]: one logger set-up for all three programs.
+//! - [`web`]: the three routes of the original page.
+//! - [`redis_link`] and [`http_server`]: the defences (timeouts, reconnects,
+//!   socket limits) that the original did without, kept apart so the route and
+//!   loop code stays line for line.
+
+pub mod config;
+pub mod http_server;
+pub mod logging;
+pub mod names;
+pub mod redis_link;
+pub mod web;

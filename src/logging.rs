@@ -1,0 +1,21 @@
+//! One logger set-up for all three programs.
+//!
+//! Log lines go to stderr so that stdout carries only what the original
+//! printed (`Task get N`), which keeps the output easy to read and to test.
+
+use log::LevelFilter;
+use simplelog::{ConfigBuilder, WriteLogger};
+
+/// Starts logging at `level`. Time stamps are UTC: the crate is built without
+/// simplelog's `local-offset` and `termcolor` features, which this example
+/// does not need.
+pub fn init(level: LevelFilter) {
+    let config = ConfigBuilder::new()
+        .set_target_level(LevelFilter::Off)
+        .set_thread_level(LevelFilter::Off)
+        // tiny_http logs each accept error itself; src/http_server.rs reports them.
+        .add_filter_ignore_str("tiny_http")
+        .build();
+    // Only fails if a logger is already set, which would be a bug in main.
+    let _ = WriteLogger::init(level, config, std::io::stderr());
+}

@@ -1,0 +1,12 @@
+//! The names every program agrees on, exactly as the original spells them.
+//!
+//! Any other Redis client can use these too: the web page pushes decimal text
+//! (`"0"` to `"9"`) to the list in db 1, and publishes the same to the channel.
+
+/// The list the producer pushes to and the consumer pops from
+/// (the original's `prodcons_queue`).
+pub const PRODCONS_QUEUE: &str = "task:prodcons:queue";
+
+/// The channel the publisher publishes to and the subscriber listens on
+/// (the original's `pubsub_channel`).
+pub const PUBSUB_CHANNEL: &str = "task:pubsub:channel";

@@ -1,0 +1,175 @@
+//! The original's Flask app: one page and two links, a producer and a publisher.
+//!
+//! Each route reads like its Python counterpart. What a route returns is a
+//! [`Reply`]; [`Reply::into_response`] is the one place that turns it, or a
+//! Redis error, into an HTTP status.
+
+use std::io::Cursor;
+
+use log::{info, warn};
+use redis::{Commands, RedisError, RedisResult};
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+use crate::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
+use crate::redis_link::{self, Link, RedisTarget};
+
+/// The original page, byte for byte.
+pub const INDEX_HTML: &str = r#"
+<br>
+<center><h3>Redis Message Queue</h3>
+<br>
+<a href="/prodcons">生产消费者模式</a>
+<br>
+<br>
+<a href="/pubsub">发布订阅者模式</a>
+</center>
+"#;
+
+/// Longest URL we read before answering 414 (tiny_http has no limit).
+const MAX_URL: usize = 8 * 1024;
+/// Most header bytes we accept before answering 431.
+const MAX_HEADERS: usize = 16 * 1024;
+
+/// What a route answers, before it becomes HTTP.
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    Page(&'static str),
+    Redirect(&'static str),
+    NotFound,
+    MethodNotAllowed,
+    UriTooLong,
+    HeadersTooLarge,
+    /// Redis did not answer; the text names where we looked.
+    RedisDown(String),
+    /// Redis answered with an error (a wrong key type, a refused AUTH...).
+    RedisFailed(String),
+}
+
+/// `@app.route('/')`
+pub fn index() -> Reply {
+    Reply::Page(INDEX_HTML)
+}
+
+/// `@app.route('/prodcons')`: the producer.
+pub fn prodcons(rcon: &mut Link) -> RedisResult<Reply> {
+    let elem = rand::random_range(0..10);
+    rcon.run(|c| c.lpush::<_, _, ()>(PRODCONS_QUEUE, elem))?;
+    info!("lpush {} -- {}", PRODCONS_QUEUE, elem);
+    Ok(redirect("/"))
+}
+
+/// `@app.route('/pubsub')`: the publisher.
+pub fn pubsub(rcon: &mut Link) -> RedisResult<Reply> {
+    let elem = rand::random_range(0..10);
+    let receivers: usize = rcon.run(|c| c.publish(PUBSUB_CHANNEL, elem))?;
+    if receivers == 0 {
+        info!(
+            "publish {PUBSUB_CHANNEL} -- {elem} (no subscriber: pub/sub keeps nothing, so it is gone)"
+        );
+    } else {
+        info!("publish {PUBSUB_CHANNEL} -- {elem} (received by {receivers} subscribers)");
+    }
+    Ok(redirect("/"))
+}
+
+/// Flask's `redirect('/')`.
+fn redirect(to: &'static str) -> Reply {
+    Reply::Redirect(to)
+}
+
+/// Picks the route for a request, as Flask's routing table did.
+pub fn route(method: &Method, url: &str, headers_len: usize, rcon: &mut Link) -> Reply {
+    if url.len() > MAX_URL {
+        return Reply::UriTooLong;
+    }
+    if headers_len > MAX_HEADERS {
+        return Reply::HeadersTooLarge;
+    }
+    // A query string is ignored, as Flask ignores it for these routes.
+    let path = url.split('?').next().unwrap_or(url);
+    if !matches!(path, "/" | "/prodcons" | "/pubsub") {
+        return Reply::NotFound;
+    }
+    let result = match (method, path) {
+        (Method::Get | Method::Head, "/") => Ok(index()),
+        // HEAD must not change anything: answer as GET would, without pushing.
+        (Method::Head, _) => Ok(redirect("/")),
+        (Method::Get, "/prodcons") => prodcons(rcon),
+        (Method::Get, _) => pubsub(rcon),
+        _ => Ok(Reply::MethodNotAllowed),
+    };
+    result.unwrap_or_else(|e| Reply::from_redis_error(&e, rcon.target()))
+}
+
+/// Answers one request; tiny_http leaves out the body for HEAD.
+pub fn respond(request: Request, rcon: &mut Link) {
+    let headers_len = request
+        .headers()
+        .iter()
+        .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+        .sum();
+    let reply = route(request.method(), request.url(), headers_len, rcon);
+    // The client may have gone; nothing is lost by not telling it.
+    let _ = request.respond(reply.into_response());
+}
+
+impl Reply {
+    /// The one place a Redis error becomes something the user sees. The text
+    /// names the address and db, never the URL (it may hold a password).
+    pub fn from_redis_error(e: &RedisError, target: &RedisTarget) -> Reply {
+        if redis_link::is_unreachable(e) {
+            warn!("Redis at {target} is not reachable: {e}");
+            Reply::RedisDown(format!(
+                "Redis at {target} is not reachable right now. Try again in a moment.\n"
+            ))
+        } else {
+            warn!("Redis at {target} answered with an error: {e}");
+            Reply::RedisFailed(format!("Redis at {target} answered with an error: {e}\n"))
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Reply::Page(_) => 200,
+            Reply::Redirect(_) => 302,
+            Reply::NotFound => 404,
+            Reply::MethodNotAllowed => 405,
+            Reply::UriTooLong => 414,
+            Reply::HeadersTooLarge => 431,
+            Reply::RedisFailed(_) => 500,
+            Reply::RedisDown(_) => 503,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Cursor<Vec<u8>>> {
+        let status = StatusCode(self.status());
+        let (body, extra) = match self {
+            Reply::Page(html) => return html_response(html),
+            Reply::Redirect(to) => (String::new(), Some(header("Location", to))),
+            Reply::NotFound => ("Not Found\n".to_owned(), None),
+            Reply::MethodNotAllowed => (
+                "Method Not Allowed: use GET\n".to_owned(),
+                Some(header("Allow", "GET, HEAD")),
+            ),
+            Reply::UriTooLong => ("URI Too Long\n".to_owned(), None),
+            Reply::HeadersTooLarge => ("Request Header Fields Too Large\n".to_owned(), None),
+            Reply::RedisDown(text) | Reply::RedisFailed(text) => (text, None),
+        };
+        let mut response = Response::from_string(body)
+            .with_status_code(status)
+            .with_header(header("Content-Type", "text/plain; charset=utf-8"));
+        if let Some(extra) = extra {
+            response.add_header(extra);
+        }
+        response
+    }
+}
+
+fn html_response(html: &str) -> Response<Cursor<Vec<u8>>> {
+    Response::from_string(html).with_header(header("Content-Type", "text/html; charset=utf-8"))
+}
+
+/// A header from constant text, which is always valid.
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name, value).expect("constant header is valid")
+}
