@@ -17,7 +17,9 @@ fn main() {
         eprintln!("redis_mq: cannot listen on {bind}: {e} (is another server using it? set BIND)");
         std::process::exit(1)
     });
-    log::info!("serving http://{bind}/ with {workers} workers; Redis at {rcon}");
+    // With BIND=127.0.0.1:0 the system picks the port; say which one it is.
+    let bound = listener.local_addr().unwrap_or(bind);
+    log::info!("serving http://{bound}/ with {workers} workers; Redis at {rcon}");
 
     let served = http_server::serve(listener, workers, || {
         let mut link = Link::new(rcon.clone());

@@ -1,0 +1,105 @@
+//! The consumer and subscriber binaries against a real redis-server, fed by
+//! another client, as any other language's producer would.
+
+mod support;
+
+use std::time::Duration;
+
+use redis::Commands;
+use support::*;
+
+#[test]
+fn consumer_prints_every_element_in_blpop_order() {
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    // A backlog first: LPUSH and BLPOP both work on the left, so the newest
+    // element comes out first, as in the original.
+    let _: () = conn.lpush(QUEUE, &["a", "b", "c"]).expect("lpush");
+    let consumer = start_consumer(&redis, &[]);
+    let lines = consumer.wait_stdout(4, Duration::from_secs(10));
+    assert_eq!(tasks(&lines), vec!["c", "b", "a"]);
+
+    // Then one at a time, while it waits in BLPOP.
+    for n in 0..20 {
+        let _: () = conn.lpush(QUEUE, n.to_string()).expect("lpush");
+    }
+    let lines = consumer.wait_stdout(24, Duration::from_secs(10));
+    let got = tasks(&lines);
+    assert_eq!(got.len(), 23, "{got:?}");
+    let mut later: Vec<u32> = got[3..]
+        .iter()
+        .map(|s| s.parse().expect("number"))
+        .collect();
+    later.sort_unstable();
+    assert_eq!(later, (0..20).collect::<Vec<_>>(), "each exactly once");
+    let left: usize = conn.llen(QUEUE).expect("llen");
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn consumer_reads_db_1_only() {
+    let redis = RedisServer::start();
+    let mut db0 = redis::Client::open(redis.url(0))
+        .and_then(|c| c.get_connection())
+        .expect("db 0");
+    let _: () = db0.lpush(QUEUE, "db0").expect("lpush");
+    let consumer = start_consumer(&redis, &[]);
+    let _: () = redis.conn().lpush(QUEUE, "db1").expect("lpush");
+    let lines = consumer.wait_stdout(2, Duration::from_secs(10));
+    assert_eq!(tasks(&lines), vec!["db1"]);
+    let left: usize = db0.llen(QUEUE).expect("llen");
+    assert_eq!(left, 1, "db 0 untouched");
+}
+
+#[test]
+fn what_the_web_pushes_any_client_can_pop() {
+    let redis = RedisServer::start();
+    let web = Web::start(&redis.url(1));
+    assert_eq!(web.get("/prodcons").status, 302);
+    let popped: Option<(String, String)> = redis.conn().blpop(QUEUE, 1.0).expect("blpop");
+    let (key, value) = popped.expect("an element");
+    assert_eq!(key, QUEUE);
+    assert!(matches!(value.parse::<u8>(), Ok(0..=9)), "{value}");
+}
+
+#[test]
+fn subscriber_prints_messages_only() {
+    let redis = RedisServer::start();
+    let subscriber = start_subscriber(&redis);
+    let mut conn = redis.conn();
+    let _: () = redis::cmd("PUBLISH")
+        .arg("some:other:channel")
+        .arg("not for us")
+        .query(&mut conn)
+        .expect("publish");
+    for n in 0..10 {
+        let receivers: usize = conn.publish(CHANNEL, n).expect("publish");
+        assert_eq!(receivers, 1);
+    }
+    let lines = subscriber.wait_stdout(11, Duration::from_secs(10));
+    let expected: Vec<String> = (0..10).map(|n| n.to_string()).collect();
+    assert_eq!(tasks(&lines), expected, "in order, nothing else");
+}
+
+#[test]
+fn strange_elements_are_printed_not_fatal() {
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let consumer = start_consumer(&redis, &[]);
+    let subscriber = start_subscriber(&redis);
+    let big = "x".repeat(1 << 20);
+    let bad_utf8: &[u8] = b"caf\xe9 \xff\x00end";
+    let values: [&[u8]; 4] = [b"", big.as_bytes(), bad_utf8, b"after"];
+    for v in values {
+        let _: () = conn.rpush(QUEUE, v).expect("rpush");
+        let receivers: usize = conn.publish(CHANNEL, v).expect("publish");
+        assert_eq!(receivers, 1);
+    }
+    let expected = ["", big.as_str(), "caf\u{fffd} \u{fffd}\u{0}end", "after"];
+    for program in [&consumer, &subscriber] {
+        let lines = program.wait_stdout(5, Duration::from_secs(15));
+        assert_eq!(tasks(&lines), expected.map(str::to_owned).to_vec());
+    }
+    let left: usize = conn.llen(QUEUE).expect("llen");
+    assert_eq!(left, 0);
+}
