@@ -90,11 +90,17 @@ impl RedisServer {
         false
     }
 
+    /// Any reply to PING, even "-NOAUTH" from a server with a password,
+    /// means it is up.
     fn ping(&self) -> bool {
-        redis::Client::open(self.url(0))
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_ok()
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut reply = [0u8; 1];
+        s.write_all(b"PING\r\n").is_ok()
+            && matches!(s.read(&mut reply), Ok(1) if matches!(reply[0], b'+' | b'-'))
     }
 
     /// `redis://127.0.0.1:PORT/DB`
