@@ -1,12 +1,12 @@
 # Shared by scripts/demo, scripts/test and scripts/bench: install Debian
 # packages that are missing, with apt-get, as root or through sudo.
 
-# need_packages command:package ... — installs each package whose command is
-# not on PATH, all in one apt-get call.
+# need_packages thing:package ... — installs each package whose thing (a
+# command on PATH, or a file path) is missing, all in one apt-get call.
 need_packages() {
   local missing=() pair
   for pair in "$@"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -e "${pair%%:*}" ] || missing+=("${pair#*:}")
   done
   ((${#missing[@]})) || return 0
   echo "installing ${missing[*]} with apt-get" >&2

@@ -422,18 +422,41 @@ impl HttpResponse {
     }
 }
 
-/// Sends `raw` and reads one response until the server closes (the requests
-/// here say `Connection: close`), within 10 s.
+/// Sends `raw` and reads one response, within 10 s.
 pub fn http(addr: SocketAddr, raw: &[u8]) -> HttpResponse {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     stream.write_all(raw).expect("send request");
-    let mut bytes = Vec::new();
-    let _ = stream.read_to_end(&mut bytes);
+    let bytes = read_response(&mut stream);
     let _ = stream.shutdown(Shutdown::Both);
     parse_response(&bytes).unwrap_or_else(|| panic!("not an HTTP response: {bytes:?}"))
+}
+
+/// Reads one response: the head, then `Content-Length` bytes of body (or
+/// up to end-of-file without one). Does not wait for the peer to close.
+pub fn read_response(stream: &mut impl Read) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(length) = length {
+                if bytes.len() >= end + 4 + length {
+                    return bytes;
+                }
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return bytes,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+        }
+    }
 }
 
 /// Parses the first response in `bytes`.
