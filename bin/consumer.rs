@@ -8,10 +8,11 @@
 use std::io::{self, Write};
 
 use redis::{Commands, Connection, RedisResult};
+use redis_mq::config::ConfigError;
 use redis_mq::config::{self, or_exit};
-use redis_mq::logging;
 use redis_mq::names::PRODCONS_QUEUE;
 use redis_mq::redis_link::RedisTarget;
+use redis_mq::{logging, print, reliable};
 
 /// The original's `class Task`.
 struct Task {
@@ -41,8 +42,7 @@ impl Task {
                     continue;
                 }
             };
-            writeln!(out, "Task get {}", String::from_utf8_lossy(&task))?;
-            out.flush()?;
+            print::task_get(out, &task)?;
         }
     }
 
@@ -53,13 +53,37 @@ impl Task {
     }
 }
 
+/// `consumer` mirrors the original; `consumer --reliable` is at-least-once.
+fn reliable_flag() -> Result<bool, ConfigError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => Ok(false),
+        [flag] if flag == "--reliable" => Ok(true),
+        _ => Err(ConfigError::new(format!(
+            "unknown arguments {args:?}; usage: consumer [--reliable]"
+        ))),
+    }
+}
+
 fn main() {
+    let reliable = or_exit(reliable_flag());
     let target = or_exit(config::redis_from_env());
     logging::init(or_exit(config::log_level_from_env()));
 
     println!("监听任务队列");
     let mut out = io::stdout().lock();
-    if let Err(e) = Task::new(target).listen_task(&mut out) {
+    let printed = if reliable {
+        match reliable::Task::new(target) {
+            Ok(mut task) => task.listen_task(&mut out),
+            Err(reliable::Refused::OldRedis(why)) => {
+                eprintln!("consumer: {why}");
+                std::process::exit(1)
+            }
+        }
+    } else {
+        Task::new(target).listen_task(&mut out)
+    };
+    if let Err(e) = printed {
         eprintln!("consumer: cannot write to stdout: {e}");
         std::process::exit(1)
     }

@@ -8,9 +8,9 @@ use std::io::{self, Write};
 
 use redis::{Connection, RedisError};
 use redis_mq::config::{self, or_exit};
-use redis_mq::logging;
 use redis_mq::names::PUBSUB_CHANNEL;
 use redis_mq::redis_link::RedisTarget;
+use redis_mq::{logging, print};
 
 /// The original's `class Task`.
 struct Task {
@@ -55,8 +55,7 @@ impl Task {
                 Ok(message) => message,
                 Err(e) => return Stopped::Redis(e),
             };
-            let data = String::from_utf8_lossy(message.get_payload_bytes());
-            if let Err(e) = writeln!(out, "Task get {data}").and_then(|()| out.flush()) {
+            if let Err(e) = print::task_get(out, message.get_payload_bytes()) {
                 return Stopped::Stdout(e);
             }
         }

@@ -21,6 +21,12 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:5000";
 #[derive(Debug)]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    pub fn new(message: String) -> ConfigError {
+        ConfigError(message)
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -9,6 +9,8 @@
 //! - [`config`]: settings from the environment, with the original's defaults.
 //! - [`logging`]: one logger set-up for all three programs.
 //! - [`web`]: the three routes of the original page.
+//! - [`print`]: the `Task get N` line both workers print.
+//! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
 //! - [`redis_link`] and [`http_server`]: the defences (timeouts, reconnects,
 //!   socket limits) that the original did without, kept apart so the route and
 //!   loop code stays line for line.
@@ -17,5 +19,7 @@ pub mod config;
 pub mod http_server;
 pub mod logging;
 pub mod names;
+pub mod print;
 pub mod redis_link;
+pub mod reliable;
 pub mod web;

@@ -10,3 +10,7 @@ pub const PRODCONS_QUEUE: &str = "task:prodcons:queue";
 /// The channel the publisher publishes to and the subscriber listens on
 /// (the original's `pubsub_channel`).
 pub const PUBSUB_CHANNEL: &str = "task:pubsub:channel";
+
+/// Where `consumer --reliable` keeps the element it is working on, so that
+/// a consumer killed half-way does not lose it (not in the original).
+pub const PROCESSING_LIST: &str = "task:prodcons:processing";

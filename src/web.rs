@@ -13,7 +13,7 @@ use tiny_http::{Header, Method, Request, Response, StatusCode};
 use crate::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
 use crate::redis_link::{self, Link, RedisTarget};
 
-/// The original page, byte for byte.
+/// The original page, byte for byte; [`index`] adds one status line.
 pub const INDEX_HTML: &str = r#"
 <br>
 <center><h3>Redis Message Queue</h3>
@@ -33,7 +33,7 @@ const MAX_HEADERS: usize = 16 * 1024;
 /// What a route answers, before it becomes HTTP.
 #[derive(Debug, PartialEq)]
 pub enum Reply {
-    Page(&'static str),
+    Page(String),
     Redirect(&'static str),
     NotFound,
     MethodNotAllowed,
@@ -45,9 +45,46 @@ pub enum Reply {
     RedisFailed(String),
 }
 
-/// `@app.route('/')`
-pub fn index() -> Reply {
-    Reply::Page(INDEX_HTML)
+/// `@app.route('/')`: the original page, and under it how long the queue
+/// is and how many subscribers the channel has, so each click shows.
+pub fn index(rcon: &mut Link) -> Reply {
+    let status = match queue_status(rcon) {
+        Ok((waiting, subscribers)) => format!(
+            "{PRODCONS_QUEUE}: {waiting} waiting<br>\n{PUBSUB_CHANNEL}: {subscribers} subscribed"
+        ),
+        Err(e) => {
+            warn!("Redis at {} is not reachable: {e}", rcon.target());
+            format!(
+                "Redis at {} is not reachable: queue length and subscribers unknown",
+                escape_html(&rcon.target().to_string())
+            )
+        }
+    };
+    Reply::Page(format!(
+        "{INDEX_HTML}<center><p><small>\n{status}\n</small></p></center>\n"
+    ))
+}
+
+/// `LLEN task:prodcons:queue` and `PUBSUB NUMSUB task:pubsub:channel`, in
+/// one round trip.
+fn queue_status(rcon: &mut Link) -> RedisResult<(usize, usize)> {
+    let (waiting, (_channel, subscribers)): (usize, (String, usize)) = rcon.run(|c| {
+        redis::pipe()
+            .cmd("LLEN")
+            .arg(PRODCONS_QUEUE)
+            .cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(PUBSUB_CHANNEL)
+            .query(c)
+    })?;
+    Ok((waiting, subscribers))
+}
+
+/// The Redis address comes from the environment: show it as text.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// `@app.route('/prodcons')`: the producer.
@@ -91,7 +128,7 @@ pub fn route(method: &Method, url: &str, headers_len: usize, rcon: &mut Link) ->
         return Reply::NotFound;
     }
     let result = match (method, path) {
-        (Method::Get | Method::Head, "/") => Ok(index()),
+        (Method::Get | Method::Head, "/") => Ok(index(rcon)),
         // HEAD must not change anything: answer as GET would, without pushing.
         (Method::Head, _) => Ok(redirect("/")),
         (Method::Get, "/prodcons") => prodcons(rcon),
@@ -165,7 +202,7 @@ impl Reply {
     }
 }
 
-fn html_response(html: &str) -> Response<Cursor<Vec<u8>>> {
+fn html_response(html: String) -> Response<Cursor<Vec<u8>>> {
     Response::from_string(html).with_header(header("Content-Type", "text/html; charset=utf-8"))
 }
 

@@ -28,6 +28,30 @@ fn page_is_the_original_in_utf8() {
         html.contains(r#"<a href="/pubsub">发布订阅者模式</a>"#),
         "{html}"
     );
+    assert!(html.contains("task:prodcons:queue: 0 waiting"), "{html}");
+    assert!(html.contains("task:pubsub:channel: 0 subscribed"), "{html}");
+}
+
+#[test]
+fn page_shows_each_click_land_and_the_subscribers() {
+    let mut redis = RedisServer::start();
+    let _subscriber = start_subscriber(&redis);
+    let web = Web::start(&redis.url(1));
+    assert_eq!(web.get("/prodcons").status, 302);
+    assert_eq!(web.get("/prodcons").status, 302);
+    let html = web.get("/").text();
+    assert!(html.contains("task:prodcons:queue: 2 waiting"), "{html}");
+    assert!(html.contains("task:pubsub:channel: 1 subscribed"), "{html}");
+
+    redis.kill();
+    let page = web.get("/");
+    assert_eq!(page.status, 200, "the page still renders");
+    let html = page.text();
+    assert!(html.contains("生产消费者模式"), "{html}");
+    assert!(
+        html.contains("not reachable: queue length and subscribers unknown"),
+        "{html}"
+    );
 }
 
 #[test]
