@@ -3,6 +3,8 @@
 //! Log lines go to stderr so that stdout carries only what the original
 //! printed (`Task get N`), which keeps the output easy to read and to test.
 
+use std::io::LineWriter;
+
 use log::LevelFilter;
 use simplelog::{ConfigBuilder, WriteLogger};
 
@@ -16,6 +18,10 @@ pub fn init(level: LevelFilter) {
         // tiny_http logs each accept error itself; src/http_server.rs reports them.
         .add_filter_ignore_str("tiny_http")
         .build();
+    // simplelog writes a line in many small pieces, and stderr is unbuffered:
+    // a LineWriter makes each line one write(2), which matters at one log
+    // line per request.
+    let stderr = LineWriter::new(std::io::stderr());
     // Only fails if a logger is already set, which would be a bug in main.
-    let _ = WriteLogger::init(level, config, std::io::stderr());
+    let _ = WriteLogger::init(level, config, stderr);
 }
