@@ -38,8 +38,7 @@ impl Task {
     pub fn new(target: RedisTarget) -> Result<Task, Refused> {
         let mut rcon = target.connect_until_ok();
         let version = redis_version(&mut rcon).unwrap_or_default();
-        let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-        if parts.len() < 2 || (parts[0], parts[1]) < NEEDS {
+        if !has_blmove(&version) {
             return Err(Refused::OldRedis(format!(
                 "consumer --reliable needs Redis 6.2 or newer (for BLMOVE); Redis at {target} is {}",
                 if version.is_empty() {
@@ -112,6 +111,12 @@ impl Task {
     }
 }
 
+/// True for a `redis_version` of 6.2 or newer.
+fn has_blmove(version: &str) -> bool {
+    let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    parts.len() >= 2 && (parts[0], parts[1]) >= NEEDS
+}
+
 fn redis_version(rcon: &mut Connection) -> RedisResult<String> {
     let info: String = redis::cmd("INFO").arg("server").query(rcon)?;
     Ok(info
@@ -120,4 +125,19 @@ fn redis_version(rcon: &mut Connection) -> RedisResult<String> {
         .unwrap_or("")
         .trim()
         .to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_blmove;
+
+    #[test]
+    fn blmove_needs_6_2() {
+        assert!(!has_blmove("6.0.16"));
+        assert!(!has_blmove("5.0.7"));
+        assert!(!has_blmove(""));
+        assert!(has_blmove("6.2.0"));
+        assert!(has_blmove("7.0.15"));
+        assert!(has_blmove("10.0.1"));
+    }
 }
