@@ -62,12 +62,10 @@ fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
         acked.push(name);
     }
 
-    let done = eventually(Duration::from_secs(30), || {
-        conn.llen::<_, usize>(QUEUE)
-            .map(|n| n == 0)
-            .unwrap_or(false)
-    });
-    assert!(done, "the consumer drained the list");
+    assert!(
+        wait_empty(&redis, &[QUEUE]),
+        "the consumer drained the list"
+    );
     thread::sleep(Duration::from_millis(200));
     let printed = tasks(&consumer.stdout_lines());
     let unique: HashSet<&String> = printed.iter().collect();
@@ -123,13 +121,7 @@ fn consumer_keeps_every_element_redis_held_at_the_restart() {
     // The consumer is frozen: this is exactly what Redis holds after the restart.
     let held: Vec<String> = redis.conn().lrange(QUEUE, 0, -1).expect("lrange");
     signal(consumer.pid(), "-CONT");
-    let mut conn = redis.conn();
-    let done = eventually(Duration::from_secs(30), || {
-        conn.llen::<_, usize>(QUEUE)
-            .map(|n| n == 0)
-            .unwrap_or(false)
-    });
-    assert!(done, "drained");
+    assert!(wait_empty(&redis, &[QUEUE]), "drained");
     thread::sleep(Duration::from_millis(200));
     let printed = tasks(&consumer.stdout_lines());
     let counts = printed

@@ -28,15 +28,6 @@ fn counts(printed: &[String]) -> HashMap<&str, usize> {
     counts
 }
 
-fn drained(redis: &RedisServer) -> bool {
-    let mut conn = redis.conn();
-    eventually(Duration::from_secs(60), || {
-        let queue: usize = conn.llen(QUEUE).unwrap_or(1);
-        let processing: usize = conn.llen(PROCESSING).unwrap_or(1);
-        queue == 0 && processing == 0
-    })
-}
-
 fn reliable_consumer(redis: &RedisServer) -> Program {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_consumer"));
     command.arg("--reliable");
@@ -59,7 +50,10 @@ fn reliable_consumer_killed_mid_run_loses_nothing() {
     );
 
     let second = reliable_consumer(&redis);
-    assert!(drained(&redis), "both lists empty at the end");
+    assert!(
+        wait_empty(&redis, &[QUEUE, PROCESSING]),
+        "both lists empty at the end"
+    );
     std::thread::sleep(Duration::from_millis(200));
     let after = tasks(&second.stdout_lines());
 
@@ -91,7 +85,10 @@ fn four_competing_consumers_share_the_work_exactly_once() {
     let redis = RedisServer::start();
     let consumers: Vec<Program> = (0..4).map(|_| start_consumer(&redis, &[])).collect();
     let names = preload(&redis, 20_000);
-    assert!(drained(&redis), "the queue is drained");
+    assert!(
+        wait_empty(&redis, &[QUEUE, PROCESSING]),
+        "the queue is drained"
+    );
     std::thread::sleep(Duration::from_millis(300));
     let per_consumer: Vec<Vec<String>> =
         consumers.iter().map(|c| tasks(&c.stdout_lines())).collect();

@@ -482,6 +482,19 @@ pub fn parse_response(bytes: &[u8]) -> Option<HttpResponse> {
     })
 }
 
+/// Waits (at most 60 s) until every list in `keys` is empty in db 1.
+pub fn wait_empty(redis: &RedisServer, keys: &[&str]) -> bool {
+    let mut conn = redis.conn();
+    eventually(Duration::from_secs(60), || {
+        keys.iter().all(|key| {
+            redis::cmd("LLEN")
+                .arg(key)
+                .query::<usize>(&mut conn)
+                .is_ok_and(|n| n == 0)
+        })
+    })
+}
+
 /// Waits for `check` to hold, for at most `timeout`.
 pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
