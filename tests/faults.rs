@@ -273,7 +273,8 @@ fn idle_and_half_sent_connections_are_closed_after_10_s() {
     let limit = own_fd_limit();
     assert!(
         limit >= 5000,
-        "this test needs `ulimit -n` of at least 5000 (it is {limit}); scripts/test raises it"
+        "this test needs `ulimit -n` of at least 5000 (it is {limit}): the server, which \
+         inherits it, holds two descriptors per connection; scripts/test raises it"
     );
     let redis = RedisServer::start();
     let web = Web::start(&redis.url(1));
