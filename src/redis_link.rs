@@ -9,7 +9,7 @@ use std::fmt;
 use std::thread;
 use std::time::Duration;
 
-use log::{debug, warn};
+use log::{debug, info, warn};
 use redis::io::tcp::TcpSettings;
 use redis::{Client, Connection, RedisError, RedisResult};
 
@@ -40,7 +40,7 @@ impl RedisTarget {
     }
 
     /// Opens a connection, waiting out an outage with [`Backoff`]: one log
-    /// line per failed try, and one when Redis answers again.
+    /// line per failed try, and one when Redis answers.
     ///
     /// For the consumer and subscriber, which have nothing better to do.
     pub fn connect_until_ok(&self) -> Connection {
@@ -49,8 +49,10 @@ impl RedisTarget {
         loop {
             match self.connect(CONNECT_TIMEOUT) {
                 Ok(conn) => {
-                    if failures > 0 {
-                        warn!("reconnected to Redis at {self} after {failures} failed tries");
+                    if failures == 0 {
+                        info!("connected to Redis at {self}");
+                    } else {
+                        warn!("connected to Redis at {self} after {failures} failed tries");
                     }
                     return conn;
                 }
