@@ -11,7 +11,7 @@ use redis::{Commands, Connection, RedisResult};
 use redis_mq::config::ConfigError;
 use redis_mq::config::{self, or_exit};
 use redis_mq::names::PRODCONS_QUEUE;
-use redis_mq::redis_link::RedisTarget;
+use redis_mq::redis_link::{Backoff, RedisTarget};
 use redis_mq::{logging, print, reliable};
 
 /// The original's `class Task`.
@@ -33,15 +33,16 @@ impl Task {
 
     /// `listen_task`: pop, print, for ever. Returns only if stdout fails.
     fn listen_task(&mut self, out: &mut impl Write) -> io::Result<()> {
+        let mut errors = Backoff::new();
         loop {
             let task = match self.blpop() {
                 Ok(task) => task,
                 Err(e) => {
-                    log::warn!("lost the connection to Redis at {}: {e}", self.target);
-                    self.rcon = self.target.connect_until_ok();
+                    self.rcon = self.target.reconnect_after(&e, &mut errors);
                     continue;
                 }
             };
+            errors = Backoff::new();
             print::task_get(out, &task)?;
         }
     }

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use redis::{Connection, RedisError};
 use redis_mq::config::{self, or_exit};
 use redis_mq::names::PUBSUB_CHANNEL;
-use redis_mq::redis_link::RedisTarget;
+use redis_mq::redis_link::{Backoff, RedisTarget};
 use redis_mq::{logging, print};
 
 /// The original's `class Task`.
@@ -30,15 +30,16 @@ impl Task {
     /// Returns only if stdout fails.
     fn listen_task(&self, out: &mut impl Write) -> io::Result<()> {
         let mut rcon = self.target.connect_until_ok();
+        let mut errors = Backoff::new();
         loop {
-            match self.listen(&mut rcon, out) {
+            let e = match self.listen(&mut rcon, out) {
                 Stopped::Stdout(e) => return Err(e),
-                Stopped::Redis(e) => log::warn!(
-                    "lost the connection to Redis at {}: {e}; anything published until we are back is missed (pub/sub keeps nothing)",
-                    self.target
-                ),
-            }
-            rcon = self.target.connect_until_ok();
+                Stopped::Redis(e) => e,
+            };
+            log::warn!(
+                "anything published until we are subscribed again is missed (pub/sub keeps nothing)"
+            );
+            rcon = self.target.reconnect_after(&e, &mut errors);
         }
     }
 

@@ -70,6 +70,26 @@ impl RedisTarget {
     }
 }
 
+impl RedisTarget {
+    /// After a failed command in the consumer or subscriber: says what went
+    /// wrong and opens a new connection. When Redis answered with an error
+    /// (say the key holds a string), it first waits `errors.next_delay()`,
+    /// so a command that keeps failing never turns into a busy loop.
+    pub fn reconnect_after(&self, e: &RedisError, errors: &mut Backoff) -> Connection {
+        if is_unreachable(e) {
+            warn!("lost the connection to Redis at {self}: {e}");
+        } else {
+            let delay = errors.next_delay();
+            warn!(
+                "Redis at {self} answered with an error: {e}; trying again in {} ms",
+                delay.as_millis()
+            );
+            thread::sleep(delay);
+        }
+        self.connect_until_ok()
+    }
+}
+
 impl fmt::Display for RedisTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown)

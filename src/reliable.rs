@@ -13,11 +13,11 @@
 use std::io::{self, Write};
 
 use log::warn;
-use redis::{Commands, Connection, Direction, RedisResult};
+use redis::{Commands, Connection, Direction, RedisError, RedisResult};
 
 use crate::names::{PROCESSING_LIST, PRODCONS_QUEUE};
 use crate::print;
-use crate::redis_link::RedisTarget;
+use crate::redis_link::{Backoff, RedisTarget};
 
 /// The oldest Redis with `BLMOVE`.
 const NEEDS: (u32, u32) = (6, 2);
@@ -31,6 +31,8 @@ pub enum Refused {
 pub struct Task {
     target: RedisTarget,
     rcon: Connection,
+    /// Waits between commands that Redis keeps refusing.
+    errors: Backoff,
 }
 
 impl Task {
@@ -48,7 +50,11 @@ impl Task {
                 }
             )));
         }
-        Ok(Task { target, rcon })
+        Ok(Task {
+            target,
+            rcon,
+            errors: Backoff::new(),
+        })
     }
 
     /// Move, print, remove; for ever. Returns only if stdout fails.
@@ -58,11 +64,12 @@ impl Task {
             let task = match self.blmove() {
                 Ok(task) => task,
                 Err(e) => {
-                    self.reconnect(&e.to_string());
+                    self.reconnect(&e);
                     self.recover(out)?;
                     continue;
                 }
             };
+            self.errors = Backoff::new();
             print::task_get(out, &task)?;
             self.done(&task);
         }
@@ -93,7 +100,7 @@ impl Task {
                     print::task_get(out, &task)?;
                     self.done(&task);
                 }
-                Err(e) => self.reconnect(&e.to_string()),
+                Err(e) => self.reconnect(&e),
             }
         }
     }
@@ -101,13 +108,12 @@ impl Task {
     /// `LREM task:prodcons:processing 1 task`, retried until Redis takes it.
     fn done(&mut self, task: &[u8]) {
         while let Err(e) = self.rcon.lrem::<_, _, ()>(PROCESSING_LIST, -1, task) {
-            self.reconnect(&e.to_string());
+            self.reconnect(&e);
         }
     }
 
-    fn reconnect(&mut self, why: &str) {
-        warn!("lost the connection to Redis at {}: {why}", self.target);
-        self.rcon = self.target.connect_until_ok();
+    fn reconnect(&mut self, e: &RedisError) {
+        self.rcon = self.target.reconnect_after(e, &mut self.errors);
     }
 }
 

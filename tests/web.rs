@@ -240,3 +240,19 @@ fn port_in_use_is_a_clear_error() {
     let err = web.stderr_lines().join("\n");
     assert!(err.contains(&addr) && err.contains("in use"), "{err}");
 }
+
+#[test]
+fn a_key_of_the_wrong_type_is_a_500_with_redis_words() {
+    let redis = RedisServer::start();
+    let web = Web::start(&redis.url(1));
+    let _: () = redis.conn().set(QUEUE, "not a list").expect("set");
+    let answer = web.get("/prodcons");
+    assert_eq!(answer.status, 500);
+    assert!(answer.text().contains("WRONGTYPE"), "{}", answer.text());
+    let _: () = redis.conn().del(QUEUE).expect("del");
+    assert_eq!(
+        web.get("/prodcons").status,
+        302,
+        "fine again once it is a list"
+    );
+}

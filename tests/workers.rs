@@ -103,3 +103,26 @@ fn strange_elements_are_printed_not_fatal() {
     let left: usize = conn.llen(QUEUE).expect("llen");
     assert_eq!(left, 0);
 }
+
+#[test]
+fn consumer_waits_out_a_key_of_the_wrong_type() {
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let _: () = conn.set(QUEUE, "not a list").expect("set");
+    let consumer = start_consumer(&redis, &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let refused = consumer
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("answered with an error") && l.contains("WRONGTYPE"))
+        .count();
+    assert!(
+        (1..=6).contains(&refused),
+        "backoff, not a busy loop: {refused} errors in 2 s"
+    );
+
+    let _: () = conn.del(QUEUE).expect("del");
+    let _: () = conn.lpush(QUEUE, "fixed").expect("lpush");
+    let lines = consumer.wait_stdout(2, Duration::from_secs(15));
+    assert_eq!(tasks(&lines), vec!["fixed"]);
+}
