@@ -28,16 +28,20 @@ fn push(conn: &mut redis::Connection, name: &str) -> bool {
     conn.lpush::<_, _, usize>(QUEUE, name).is_ok()
 }
 
+/// Every acknowledged write is on disk before Redis answers it, so a SIGKILL
+/// loses nothing Redis acknowledged.
+const DURABLE: &[&str] = &[
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+];
+
 #[test]
 fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
-    let mut redis = RedisServer::with_args(&[
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ]);
+    let mut redis = RedisServer::with_args(DURABLE);
     let consumer = start_consumer(&redis, &[]);
     let mut conn = redis.conn();
 
@@ -100,14 +104,7 @@ fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
 
 #[test]
 fn consumer_keeps_every_element_redis_held_at_the_restart() {
-    let mut redis = RedisServer::with_args(&[
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ]);
+    let mut redis = RedisServer::with_args(DURABLE);
     let mut conn = redis.conn();
     for n in 0..1000 {
         assert!(push(&mut conn, &format!("h{n}")));
