@@ -175,9 +175,10 @@ fn redis_down_gives_503_then_recovers() {
         let started = Instant::now();
         let answer = web.get(path);
         assert_eq!(answer.status, 503, "{path}");
+        // A generous bound: it only catches a request that hangs.
         assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{path} answered in time"
+            started.elapsed() < Duration::from_secs(8),
+            "{path} did not hang"
         );
         let text = answer.text();
         assert!(
