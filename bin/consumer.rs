@@ -8,8 +8,7 @@
 use std::io::{self, Write};
 
 use redis::{Commands, Connection, RedisResult};
-use redis_mq::config::ConfigError;
-use redis_mq::config::{self, or_exit};
+use redis_mq::config::{self, ConfigError, or_exit};
 use redis_mq::names::PRODCONS_QUEUE;
 use redis_mq::redis_link::{Backoff, RedisTarget};
 use redis_mq::{logging, print, reliable};

@@ -68,9 +68,7 @@ impl RedisTarget {
             }
         }
     }
-}
 
-impl RedisTarget {
     /// After a failed command in the consumer or subscriber: says what went
     /// wrong and opens a new connection. When Redis answered with an error
     /// (say the key holds a string), it first waits `errors.next_delay()`,
