@@ -11,12 +11,12 @@
 //! - [`web`]: the three routes of the original page.
 //! - [`print`]: the `Task get N` line both workers print.
 //! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
-//! - [`redis_link`] and [`http_server`]: the defences (timeouts, reconnects,
-//!   socket limits) that the original did without, kept apart so the route and
-//!   loop code stays line for line.
+//! - [`redis_link`]: the defences (timeouts, reconnects, backoff) that the
+//!   original did without, kept apart so the route and loop code stays line
+//!   for line. The HTTP server's own defences live in the patched tiny_http
+//!   under `vendor/tiny_http` (see its `PATCHES.md`).
 
 pub mod config;
-pub mod http_server;
 pub mod logging;
 pub mod names;
 pub mod print;

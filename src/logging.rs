@@ -15,8 +15,6 @@ pub fn init(level: LevelFilter) {
     let config = ConfigBuilder::new()
         .set_target_level(LevelFilter::Off)
         .set_thread_level(LevelFilter::Off)
-        // tiny_http logs each accept error itself; src/http_server.rs reports them.
-        .add_filter_ignore_str("tiny_http")
         .build();
     // simplelog writes a line in many small pieces, and stderr is unbuffered:
     // a LineWriter makes each line one write(2), which matters at one log

@@ -25,11 +25,6 @@ pub const INDEX_HTML: &str = r#"
 </center>
 "#;
 
-/// Longest URL we read before answering 414 (tiny_http has no limit).
-const MAX_URL: usize = 8 * 1024;
-/// Most header bytes we accept before answering 431.
-const MAX_HEADERS: usize = 16 * 1024;
-
 /// What a route answers, before it becomes HTTP.
 #[derive(Debug, PartialEq)]
 pub enum Reply {
@@ -37,8 +32,6 @@ pub enum Reply {
     Redirect(&'static str),
     NotFound,
     MethodNotAllowed,
-    UriTooLong,
-    HeadersTooLarge,
     /// Redis did not answer; the text names where we looked.
     RedisDown(String),
     /// Redis answered with an error (a wrong key type, a refused AUTH...).
@@ -115,13 +108,10 @@ fn redirect(to: &'static str) -> Reply {
 }
 
 /// Picks the route for a request, as Flask's routing table did.
-pub fn route(method: &Method, url: &str, headers_len: usize, rcon: &mut Link) -> Reply {
-    if url.len() > MAX_URL {
-        return Reply::UriTooLong;
-    }
-    if headers_len > MAX_HEADERS {
-        return Reply::HeadersTooLarge;
-    }
+///
+/// Oversized URLs and headers, bodies and bad framing never get here:
+/// tiny_http answers them (see vendor/tiny_http/PATCHES.md).
+pub fn route(method: &Method, url: &str, rcon: &mut Link) -> Reply {
     // A query string is ignored, as Flask ignores it for these routes.
     let path = url.split('?').next().unwrap_or(url);
     if !matches!(path, "/" | "/prodcons" | "/pubsub") {
@@ -140,12 +130,7 @@ pub fn route(method: &Method, url: &str, headers_len: usize, rcon: &mut Link) ->
 
 /// Answers one request; tiny_http leaves out the body for HEAD.
 pub fn respond(request: Request, rcon: &mut Link) {
-    let headers_len = request
-        .headers()
-        .iter()
-        .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
-        .sum();
-    let reply = route(request.method(), request.url(), headers_len, rcon);
+    let reply = route(request.method(), request.url(), rcon);
     // The client may have gone; nothing is lost by not telling it.
     let _ = request.respond(reply.into_response());
 }
@@ -171,8 +156,6 @@ impl Reply {
             Reply::Redirect(_) => 302,
             Reply::NotFound => 404,
             Reply::MethodNotAllowed => 405,
-            Reply::UriTooLong => 414,
-            Reply::HeadersTooLarge => 431,
             Reply::RedisFailed(_) => 500,
             Reply::RedisDown(_) => 503,
         }
@@ -188,8 +171,6 @@ impl Reply {
                 "Method Not Allowed: use GET\n".to_owned(),
                 Some(header("Allow", "GET, HEAD")),
             ),
-            Reply::UriTooLong => ("URI Too Long\n".to_owned(), None),
-            Reply::HeadersTooLarge => ("Request Header Fields Too Large\n".to_owned(), None),
             Reply::RedisDown(text) | Reply::RedisFailed(text) => (text, None),
         };
         let mut response = Response::from_string(body)

@@ -429,7 +429,7 @@ fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
             200,
         ),
         ("GET / HTTP/1.0\r\n\r\n".into(), 200),
-        ("GET / HTTP/9.9\r\n\r\n".into(), 400),
+        ("GET / HTTP/9.9\r\n\r\n".into(), 505),
         ("nonsense\r\n\r\n".into(), 400),
         (
             "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"

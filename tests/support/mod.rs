@@ -390,6 +390,13 @@ impl Web {
     pub fn rss_kib(&self) -> usize {
         proc_status(self.program.pid(), "VmRSS:")
     }
+
+    /// Open file descriptors, from /proc.
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.program.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
 }
 
 pub fn proc_status(pid: u32, field: &str) -> usize {
