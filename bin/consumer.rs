@@ -1,90 +1,107 @@
-//! The consumer: pops the queue and prints each task (the original's consumer
-//! script).
+//! The consumer: pops the queue and prints each task, the original's
+//! consumer script.
 //!
-//! `BLPOP task:prodcons:queue 0` waits for ever, so the connection has no
-//! read timeout: redis-rs drops a reply that arrives after one, and with it
-//! the element BLPOP had already taken off the list.
+//! Read it beside the original; each Python line stands as a comment above
+//! the Rust that replaces it. Two things differ, both for delivery: the pop
+//! waits at most `WAIT` (2 s) at a time, so Ctrl-C or `kill` is noticed
+//! between two elements and never loses one; and an element whose line
+//! cannot be written goes back to the head of the queue.
+//!
+//! `consumer --reliable` is another program in the same binary: the
+//! at-least-once consumer of `src/reliable.rs`.
 
-use std::io::{self, Write};
+use std::io;
+use std::process::ExitCode;
 
+use log::{info, warn};
 use redis::{Commands, Connection, RedisResult};
-use redis_mq::config::{self, ConfigError, or_exit};
+use redis_mq::config::{self, or_exit};
 use redis_mq::names::PRODCONS_QUEUE;
-use redis_mq::redis_link::{Backoff, RedisTarget};
-use redis_mq::{logging, print, reliable};
+use redis_mq::print::{self, Output};
+use redis_mq::redis_link::{Reconnect, WAIT, WORKER_READ_TIMEOUT};
+use redis_mq::{logging, reliable, stop};
 
-/// The original's `class Task`.
+/// `class Task(object)`
 struct Task {
-    target: RedisTarget,
     rcon: Connection,
     queue: &'static str,
+    reconnect: Reconnect,
 }
 
 impl Task {
-    fn new(target: RedisTarget) -> Task {
-        let rcon = target.connect_until_ok();
+    /// `def __init__(self)`
+    fn new(reconnect: Reconnect) -> Task {
+        // self.rcon = redis.StrictRedis(host='localhost', db=1)
+        let rcon = reconnect.first();
+        // self.queue = 'task:prodcons:queue'
+        let queue = PRODCONS_QUEUE;
         Task {
-            target,
             rcon,
-            queue: PRODCONS_QUEUE,
+            queue,
+            reconnect,
         }
     }
 
-    /// `listen_task`: pop, print, for ever. Returns only if stdout fails.
-    fn listen_task(&mut self, out: &mut impl Write) -> io::Result<()> {
-        let mut errors = Backoff::new();
-        loop {
+    /// `def listen_task(self)`: until Ctrl-C, or until stdout fails.
+    fn listen_task(&mut self, out: &mut Output) -> io::Result<()> {
+        // while True:
+        while !stop::requested() {
+            // task = self.rcon.blpop(self.queue, 0)[1]
             let task = match self.blpop() {
-                Ok(task) => task,
+                Ok(Some(task)) => task,
+                Ok(None) => continue,
                 Err(e) => {
-                    self.rcon = self.target.reconnect_after(&e, &mut errors);
+                    self.rcon = self.reconnect.after(&e);
                     continue;
                 }
             };
-            errors = Backoff::new();
-            print::task_get(out, &task)?;
-        }
-    }
-
-    /// `self.rcon.blpop(self.queue, 0)[1]`
-    fn blpop(&mut self) -> RedisResult<Vec<u8>> {
-        let (_queue, task): (Vec<u8>, Vec<u8>) = self.rcon.blpop(self.queue, 0.0)?;
-        Ok(task)
-    }
-}
-
-/// `consumer` mirrors the original; `consumer --reliable` is at-least-once.
-fn reliable_flag() -> Result<bool, ConfigError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => Ok(false),
-        [flag] if flag == "--reliable" => Ok(true),
-        _ => Err(ConfigError::new(format!(
-            "unknown arguments {args:?}; usage: consumer [--reliable]"
-        ))),
-    }
-}
-
-fn main() {
-    let reliable = or_exit(reliable_flag());
-    let target = or_exit(config::redis_from_env());
-    logging::init(or_exit(config::log_level_from_env()));
-
-    println!("监听任务队列");
-    let mut out = io::stdout().lock();
-    let printed = if reliable {
-        match reliable::Task::new(target) {
-            Ok(mut task) => task.listen_task(&mut out),
-            Err(reliable::Refused::OldRedis(why)) => {
-                eprintln!("consumer: {why}");
-                std::process::exit(1)
+            // print("Task get", task)
+            if let Err(e) = print::task_get(out, &task) {
+                self.give_back(&task);
+                return Err(e);
             }
         }
-    } else {
-        Task::new(target).listen_task(&mut out)
-    };
-    if let Err(e) = printed {
-        eprintln!("consumer: cannot write to stdout: {e}");
-        std::process::exit(1)
+        Ok(())
+    }
+
+    /// `self.rcon.blpop(self.queue, 0)[1]`, waiting at most `WAIT`.
+    fn blpop(&mut self) -> RedisResult<Option<Vec<u8>>> {
+        let popped: Option<(String, Vec<u8>)> = self.rcon.blpop(self.queue, WAIT.as_secs_f64())?;
+        Ok(popped.map(|(_queue, task)| task))
+    }
+
+    /// Puts an element that could not be printed back where BLPOP took it.
+    fn give_back(&mut self, task: &[u8]) {
+        match self.rcon.lpush::<_, _, ()>(self.queue, task) {
+            Ok(()) => warn!("put the element back at the head of {}", self.queue),
+            Err(e) => warn!("could not put the element back ({e}): it is lost"),
+        }
+    }
+}
+
+/// `if __name__ == '__main__':`
+fn main() -> ExitCode {
+    let reliable = or_exit(config::consumer_args());
+    let target = or_exit(config::redis_from_env());
+    logging::init(or_exit(config::log_level_from_env()));
+    stop::on_ctrl_c_and_term();
+    let mut out = or_exit(print::stdout().map_err(config::output_error));
+    if reliable {
+        return reliable::main(target, &mut out);
+    }
+
+    // print('监听任务队列')
+    let said = print::line(&mut out, "监听任务队列");
+    // Task().listen_task()
+    let reconnect = Reconnect::new(target, Some(WORKER_READ_TIMEOUT));
+    match said.and_then(|()| Task::new(reconnect).listen_task(&mut out)) {
+        Ok(()) => {
+            info!("stopped, as asked");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("consumer: cannot write to stdout: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -21,12 +21,6 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:5000";
 #[derive(Debug)]
 pub struct ConfigError(String);
 
-impl ConfigError {
-    pub fn new(message: String) -> ConfigError {
-        ConfigError(message)
-    }
-}
-
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -90,6 +84,24 @@ pub fn log_level_from_env() -> Result<LevelFilter, ConfigError> {
             ))
         }),
     }
+}
+
+/// `consumer` mirrors the original; `consumer --reliable` is at-least-once.
+pub fn consumer_args() -> Result<bool, ConfigError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => Ok(false),
+        [flag] if flag == "--reliable" => Ok(true),
+        _ => Err(ConfigError(format!(
+            "unknown arguments {args:?}; usage: consumer [--reliable]"
+        ))),
+    }
+}
+
+/// A stdout the workers cannot print to: refuse to start, rather than
+/// print into nothing.
+pub fn output_error(e: std::io::Error) -> ConfigError {
+    ConfigError(format!("cannot print to stdout: {e}"))
 }
 
 /// Unwraps a setting, or prints its one-line error and exits with status 2

@@ -1,25 +1,36 @@
-//! A message queue through Redis: the shared pieces of the three programs.
+//! A message queue through Redis: the plumbing shared by the three programs.
 //!
-//! The Python original is one Flask app (producer and publisher) and two scripts
-//! (consumer and subscriber). This crate keeps that split: `bin/web.rs`,
-//! `bin/consumer.rs` and `bin/subscriber.rs` read like the original, and the
-//! modules here hold what they share.
+//! # Layout
+//!
+//! The lesson is in `bin/`, one file per program of the original, each
+//! readable beside its Python file without opening anything here:
+//!
+//! - `bin/web.rs`: the Flask app (`/`, `/prodcons`, `/pubsub`).
+//! - `bin/consumer.rs`: the consumer script (`BLPOP` loop).
+//! - `bin/subscriber.rs`: the subscriber script (`pubsub.listen()` loop).
+//!
+//! This crate is the plumbing the original did without:
 //!
 //! - [`names`]: the queue and channel names, as in the original.
 //! - [`config`]: settings from the environment, with the original's defaults.
 //! - [`logging`]: one logger set-up for all three programs.
-//! - [`web`]: the three routes of the original page.
-//! - [`print`]: the `Task get N` line both workers print.
+//! - [`redis_link`]: where Redis is, timeouts, reconnects, backoff, and
+//!   whether a failed command may have run.
+//! - [`http`]: what a route answers and how it becomes HTTP; HEAD, the time
+//!   bound, and the one place a Redis failure becomes a status.
+//! - [`print`]: the `Task get N` line, onto a stdout that reports failure.
+//! - [`stop`]: Ctrl-C and `kill` stop the workers between two elements.
 //! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
-//! - [`redis_link`]: the defences (timeouts, reconnects, backoff) that the
-//!   original did without, kept apart so the route and loop code stays line
-//!   for line. The HTTP server's own defences live in the patched tiny_http
-//!   under `vendor/tiny_http` (see its `PATCHES.md`).
+//!
+//! The HTTP server's own defences (limits, deadlines, a thread pool that
+//! never stalls) are in the patched tiny_http under `vendor/tiny_http`; see
+//! its `PATCHES.md`.
 
 pub mod config;
+pub mod http;
 pub mod logging;
 pub mod names;
 pub mod print;
 pub mod redis_link;
 pub mod reliable;
-pub mod web;
+pub mod stop;

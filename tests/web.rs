@@ -171,10 +171,17 @@ fn redis_down_gives_503_then_recovers() {
     assert_eq!(web.get("/prodcons").status, 302);
 
     redis.kill();
+    // A person's next click comes later than this; the worker's kept
+    // connection then fails its PING, so nothing is sent: 503, not 504.
+    std::thread::sleep(Duration::from_millis(50));
     for path in ["/prodcons", "/pubsub"] {
         let started = Instant::now();
         let answer = web.get(path);
         assert_eq!(answer.status, 503, "{path}");
+        assert_eq!(
+            answer.header("Content-Type"),
+            Some("text/html; charset=utf-8")
+        );
         // A generous bound: it only catches a request that hangs.
         assert!(
             started.elapsed() < Duration::from_secs(8),
@@ -186,6 +193,9 @@ fn redis_down_gives_503_then_recovers() {
             "{text}"
         );
         assert!(text.contains("not reachable"), "{text}");
+        assert!(text.contains("nothing was pushed"), "{text}");
+        assert!(text.contains(r#"<a href="/">"#), "a way back: {text}");
+        assert!(text.contains("scripts/demo"), "how to start Redis: {text}");
     }
     // The page itself does not need Redis.
     assert_eq!(web.get("/").status, 200);

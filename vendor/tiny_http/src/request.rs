@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use std::sync::mpsc::Sender;
+use std::time::Instant;
 
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 
@@ -71,6 +72,9 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    // redis_mq patch 6: when the request had been read in full
+    received_at: Instant,
 }
 
 struct NotifyOnDrop<R> {
@@ -188,6 +192,7 @@ where
         body_length: content_length,
         must_send_continue: false, // redis_mq patch 5: sent before the body was read
         notify_when_responded: None,
+        received_at: Instant::now(),
     })
 }
 
@@ -242,6 +247,15 @@ impl Request {
     pub fn remote_addr(&self) -> Option<&SocketAddr> {
         self.remote_addr.as_ref()
     }
+
+    /// redis_mq patch 6: when the request had been read in full, before it
+    /// waited in the queue for a handler. A handler that promises an answer
+    /// within some time of the client's request needs this.
+    #[inline]
+    pub fn received_at(&self) -> Instant {
+        self.received_at
+    }
+
 
     /// Sends a response with a `Connection: upgrade` header, then turns the `Request` into a `Stream`.
     ///

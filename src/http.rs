@@ -1,0 +1,167 @@
+//! Plumbing for the web page: what a route answers ([`Reply`]), how that
+//! becomes HTTP, and the one place where a Redis failure becomes a status.
+//!
+//! The routes themselves are in `bin/web.rs`, beside the original's. What
+//! they never see: HEAD (answered as GET without a body, and never running a
+//! route that writes), the time bound of each answer, and panics. Oversized
+//! or malformed requests never reach here at all: the patched tiny_http
+//! answers them (`vendor/tiny_http/PATCHES.md`).
+
+use std::io::Cursor;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
+
+use log::warn;
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+use crate::redis_link::{Failure, Link, is_unreachable};
+
+/// Every answer that needs Redis comes within this time of the request,
+/// whatever Redis does, including the time the request waited for a worker.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+
+/// What a route answers, before it becomes HTTP.
+#[derive(Debug)]
+pub enum Reply {
+    Page(String),
+    Redirect(&'static str),
+    NotFound,
+    MethodNotAllowed,
+    /// Redis did not do what the route asked; see [`Failure`].
+    Failed(Failure),
+}
+
+/// A route's call to Redis, through [`Link::run`]: its reply, or why not.
+impl From<Result<Reply, Failure>> for Reply {
+    fn from(result: Result<Reply, Failure>) -> Reply {
+        result.unwrap_or_else(Reply::Failed)
+    }
+}
+
+/// Answers one request with `route(method, path, link)`.
+///
+/// HEAD must not change anything: `HEAD /` is answered as `GET /` (tiny_http
+/// leaves out the body), any other HEAD as a redirect to `/`, without
+/// running its route. A query string is ignored, as Flask ignores it here. A
+/// panic answers this one request with 500 (tiny_http does so for a request
+/// dropped unanswered) and leaves the worker running with a new connection.
+pub fn respond(request: Request, link: &mut Link, route: fn(&Method, &str, &mut Link) -> Reply) {
+    link.answer_by(request.received_at() + ANSWER_WITHIN);
+    let path = request.url().split('?').next().unwrap_or("").to_owned();
+    let method = request.method().clone();
+    let answered = panic::catch_unwind(AssertUnwindSafe(|| {
+        let reply = match method {
+            Method::Head if path != "/" => Reply::Redirect("/"),
+            Method::Head => route(&Method::Get, &path, link),
+            _ => route(&method, &path, link),
+        };
+        let response = reply.into_response(link);
+        // The client may have gone; nothing is lost by not telling it.
+        let _ = request.respond(response);
+    }));
+    if answered.is_err() {
+        warn!("a request to {path} panicked; answered 500, and the worker goes on");
+        link.reset();
+    }
+}
+
+impl Reply {
+    pub fn status(&self) -> u16 {
+        match self {
+            Reply::Page(_) => 200,
+            Reply::Redirect(_) => 302,
+            Reply::NotFound => 404,
+            Reply::MethodNotAllowed => 405,
+            Reply::Failed(failure) => match failure {
+                Failure::Refused(_) => 500,
+                Failure::NotSent(_) => 503,
+                Failure::MaybeSent(_) => 504,
+            },
+        }
+    }
+
+    /// The one place a Redis failure becomes what the user sees (and the
+    /// log says). The text names the address and db, never the URL: it may
+    /// hold a password.
+    fn into_response(self, link: &Link) -> Response<Cursor<Vec<u8>>> {
+        let status = StatusCode(self.status());
+        match self {
+            Reply::Page(html) => html_response(html),
+            Reply::Redirect(to) => Response::from_string("")
+                .with_status_code(status)
+                .with_header(header("Location", to)),
+            Reply::NotFound => text_response("Not Found\n").with_status_code(status),
+            Reply::MethodNotAllowed => text_response("Method Not Allowed: use GET\n")
+                .with_status_code(status)
+                .with_header(header("Allow", "GET, HEAD")),
+            Reply::Failed(failure) => {
+                let (said, advice) = failure_words(&failure, &link.target().to_string());
+                warn!("{said}");
+                html_response(error_page(&said, advice)).with_status_code(status)
+            }
+        }
+    }
+}
+
+/// What a failure means for the click: one sentence for the log and the
+/// page, and what the user can do about it.
+fn failure_words(failure: &Failure, target: &str) -> (String, &'static str) {
+    match failure {
+        Failure::NotSent(e) => (
+            format!("Redis at {target} is not reachable ({e}): nothing was pushed or published."),
+            "Start Redis (scripts/demo starts one for you, or run redis-server), then go back and click again.",
+        ),
+        Failure::MaybeSent(e) => (
+            format!(
+                "Redis at {target} did not answer ({e}): the push or publish may or may not have happened."
+            ),
+            "Look at the queue on the page before clicking again, or the element may be pushed twice.",
+        ),
+        Failure::Refused(e)
+            if !is_unreachable(e) && e.kind() == redis::ErrorKind::AuthenticationFailed =>
+        {
+            (
+                format!(
+                    "Redis at {target} refused the password ({e}): nothing was pushed or published."
+                ),
+                "Check the password in REDIS_URL and restart the web server.",
+            )
+        }
+        Failure::Refused(e) => (
+            format!(
+                "Redis at {target} answered with an error: {e}. Nothing was pushed or published."
+            ),
+            "Redis says what is wrong above; fix that in Redis, then click again.",
+        ),
+    }
+}
+
+/// A small page for a failed click: what happened, what to do, and the way back.
+fn error_page(said: &str, advice: &str) -> String {
+    format!(
+        "<!doctype html>\n<meta charset=\"utf-8\">\n<title>Redis Message Queue</title>\n\
+         <center><h3>Redis Message Queue</h3>\n<p>{}</p>\n<p>{}</p>\n<p><a href=\"/\">Back to the page</a></p></center>\n",
+        escape_html(said),
+        escape_html(advice)
+    )
+}
+
+/// The Redis address and its errors come from outside: show them as text.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn html_response(html: String) -> Response<Cursor<Vec<u8>>> {
+    Response::from_string(html).with_header(header("Content-Type", "text/html; charset=utf-8"))
+}
+
+fn text_response(text: &str) -> Response<Cursor<Vec<u8>>> {
+    Response::from_string(text).with_header(header("Content-Type", "text/plain; charset=utf-8"))
+}
+
+/// A header from constant text, which is always valid.
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name, value).expect("constant header is valid")
+}
