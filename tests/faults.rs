@@ -14,15 +14,6 @@ use std::time::{Duration, Instant};
 use redis::Commands;
 use support::*;
 
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill {sig} {pid}");
-}
-
 /// Pushes `name` through `conn`, reporting whether Redis acknowledged it.
 fn push(conn: &mut redis::Connection, name: &str) -> bool {
     conn.lpush::<_, _, usize>(QUEUE, name).is_ok()

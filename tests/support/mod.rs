@@ -103,6 +103,14 @@ impl RedisServer {
             && matches!(s.read(&mut reply), Ok(1) if matches!(reply[0], b'+' | b'-'))
     }
 
+    /// The server's process id (for SIGSTOP and SIGCONT).
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("redis-server is running")
+    }
+
     /// `redis://127.0.0.1:PORT/DB`
     pub fn url(&self, db: u8) -> String {
         format!("redis://127.0.0.1:{}/{db}", self.port)
@@ -142,6 +150,16 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Sends a signal (`-STOP`, `-TERM`, ...) with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} {pid}");
 }
 
 /// A port nobody listens on right now.
