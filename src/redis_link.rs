@@ -345,24 +345,24 @@ impl Link {
 
     /// The kept connection, checked if it sat idle, or a new one.
     fn live(&mut self, deadline: Instant) -> Result<&mut Connection, Failure> {
-        if let Some(rcon) = self.rcon.as_mut() {
-            if self.last_used.elapsed() > CHECK_AFTER {
-                set_timeouts(rcon, deadline).map_err(Failure::NotSent)?;
-                match redis::cmd("PING").query::<()>(rcon) {
-                    Ok(()) => {}
-                    // Closed while idle: open another, below.
-                    Err(e) if e.is_connection_dropped() && !e.is_timeout() => {
-                        debug!("kept Redis connection was closed ({e}); opening a new one");
-                        self.rcon = None;
-                    }
-                    Err(e) => {
-                        self.rcon = None;
-                        return Err(if is_unreachable(&e) {
-                            Failure::NotSent(e)
-                        } else {
-                            Failure::Refused(e)
-                        });
-                    }
+        if let Some(rcon) = self.rcon.as_mut()
+            && self.last_used.elapsed() > CHECK_AFTER
+        {
+            set_timeouts(rcon, deadline).map_err(Failure::NotSent)?;
+            match redis::cmd("PING").query::<()>(rcon) {
+                Ok(()) => {}
+                // Closed while idle: open another, below.
+                Err(e) if e.is_connection_dropped() && !e.is_timeout() => {
+                    debug!("kept Redis connection was closed ({e}); opening a new one");
+                    self.rcon = None;
+                }
+                Err(e) => {
+                    self.rcon = None;
+                    return Err(if is_unreachable(&e) {
+                        Failure::NotSent(e)
+                    } else {
+                        Failure::Refused(e)
+                    });
                 }
             }
         }
