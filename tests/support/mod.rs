@@ -471,10 +471,10 @@ pub fn read_response(stream: &mut impl Read) -> Vec<u8> {
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok());
-            if let Some(length) = length {
-                if bytes.len() >= end + 4 + length {
-                    return bytes;
-                }
+            if let Some(length) = length
+                && bytes.len() >= end + 4 + length
+            {
+                return bytes;
             }
         }
         match stream.read(&mut buf) {
