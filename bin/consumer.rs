@@ -87,7 +87,8 @@ fn main() -> ExitCode {
     stop::on_ctrl_c_and_term();
     let mut out = or_exit(print::stdout().map_err(config::output_error));
     if reliable {
-        return reliable::main(target, &mut out);
+        let name = or_exit(config::consumer_name_from_env());
+        return reliable::main(target, name, &mut out);
     }
 
     // print('监听任务队列')

@@ -98,6 +98,30 @@ pub fn consumer_args() -> Result<bool, ConfigError> {
     }
 }
 
+/// `CONSUMER_NAME`, the reliable consumer's name (its processing list is
+/// named after it); by default the host's name and the process id, which
+/// is unique among running consumers. A consumer restarted with the same
+/// name takes back its own list at once.
+pub fn consumer_name_from_env() -> Result<String, ConfigError> {
+    match var("CONSUMER_NAME") {
+        Some(name) if name.bytes().all(|b| b.is_ascii_graphic()) => Ok(name),
+        Some(name) => Err(ConfigError(format!(
+            "CONSUMER_NAME={name:?} must be printable ASCII without spaces"
+        ))),
+        None => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_default();
+            let host = if host.is_empty() {
+                "host".to_owned()
+            } else {
+                host
+            };
+            Ok(format!("{host}-{}", std::process::id()))
+        }
+    }
+}
+
 /// A stdout the workers cannot print to: refuse to start, rather than
 /// print into nothing.
 pub fn output_error(e: std::io::Error) -> ConfigError {

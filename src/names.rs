@@ -12,5 +12,10 @@ pub const PRODCONS_QUEUE: &str = "task:prodcons:queue";
 pub const PUBSUB_CHANNEL: &str = "task:pubsub:channel";
 
 /// Where `consumer --reliable` keeps the element it is working on, so that
-/// a consumer killed half-way does not lose it (not in the original).
-pub const PROCESSING_LIST: &str = "task:prodcons:processing";
+/// a consumer killed half-way does not lose it (not in the original): one
+/// list per consumer, `task:prodcons:processing:NAME`.
+pub const PROCESSING_PREFIX: &str = "task:prodcons:processing:";
+
+/// A reliable consumer's sign of life, `task:prodcons:consumer:NAME`: a key
+/// that expires unless the consumer keeps renewing it.
+pub const ALIVE_PREFIX: &str = "task:prodcons:consumer:";

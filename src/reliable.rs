@@ -8,18 +8,23 @@
 //! element can then be printed twice (killed after the print, before the
 //! `LREM`), never lost.
 //!
-//! One processing list is shared, so run one reliable consumer per queue;
-//! Redis Streams with consumer groups are the next step for several.
+//! Each reliable consumer has its own processing list, named after it
+//! (`CONSUMER_NAME`, by default host name and process id), so several can
+//! work on one queue from several hosts. Each renews a key that says it is
+//! alive; a list whose owner has not been seen for [`ALIVE_FOR`] is handed
+//! back to the queue by whichever consumer looks first (at start, then
+//! every [`ALIVE_FOR`]). Redis Streams with consumer groups do all of this
+//! for you: that is the next step.
 
 use std::io;
 use std::process::ExitCode;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use redis::{Commands, Connection, Direction, RedisError, RedisResult};
 
-use crate::names::{PROCESSING_LIST, PRODCONS_QUEUE};
+use crate::names::{ALIVE_PREFIX, PROCESSING_PREFIX, PRODCONS_QUEUE};
 use crate::print::{self, Output};
 use crate::redis_link::{Reconnect, RedisTarget, WAIT, WORKER_READ_TIMEOUT};
 use crate::stop;
@@ -31,12 +36,17 @@ use crate::stop;
 const MOVE_AT_MAXMEMORY: &str =
     "#!lua flags=allow-oom\nreturn redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'LEFT')";
 
+/// A consumer whose sign of life is older than this is taken for dead, and
+/// what it held goes back to the queue.
+pub const ALIVE_FOR: Duration = Duration::from_secs(15);
+
 /// `consumer --reliable`: prints the start line, then moves, prints and
 /// removes until Ctrl-C.
-pub fn main(target: RedisTarget, out: &mut Output) -> ExitCode {
+pub fn main(target: RedisTarget, name: String, out: &mut Output) -> ExitCode {
     let reconnect = Reconnect::new(target, Some(WORKER_READ_TIMEOUT));
-    let result =
-        print::line(out, "监听任务队列").and_then(|()| Task::new(reconnect).listen_task(out));
+    info!("consumer name {name:?}: processing list {PROCESSING_PREFIX}{name}");
+    let result = print::line(out, "监听任务队列")
+        .and_then(|()| Task::new(reconnect, &name).listen_task(out));
     match result {
         Ok(()) => {
             info!("stopped, as asked");
@@ -52,12 +62,25 @@ pub fn main(target: RedisTarget, out: &mut Output) -> ExitCode {
 struct Task {
     rcon: Connection,
     reconnect: Reconnect,
+    /// This consumer's processing list, and its sign of life.
+    processing: String,
+    alive: String,
+    /// When the sign of life was renewed, and other lists were last looked at.
+    renewed: Option<Instant>,
+    looked: Option<Instant>,
 }
 
 impl Task {
-    fn new(reconnect: Reconnect) -> Task {
+    fn new(reconnect: Reconnect, name: &str) -> Task {
         let rcon = reconnect.first();
-        Task { rcon, reconnect }
+        Task {
+            rcon,
+            reconnect,
+            processing: format!("{PROCESSING_PREFIX}{name}"),
+            alive: format!("{ALIVE_PREFIX}{name}"),
+            renewed: None,
+            looked: None,
+        }
     }
 
     /// Move, print, remove; until Ctrl-C. An error means stdout failed (the
@@ -65,6 +88,8 @@ impl Task {
     fn listen_task(&mut self, out: &mut Output) -> io::Result<()> {
         self.recover(out)?;
         while !stop::requested() {
+            self.keep_alive();
+            self.hand_back_the_dead();
             let task = match self.blmove() {
                 Ok(Some(task)) => task,
                 Ok(None) => continue,
@@ -87,14 +112,68 @@ impl Task {
             print::task_get(out, &task)?;
             self.done(&task);
         }
+        // Stopped between elements: nothing is held, so no sign of life is needed.
+        let _: RedisResult<()> = self.rcon.del(&self.alive);
         Ok(())
     }
 
-    /// `BLMOVE task:prodcons:queue task:prodcons:processing LEFT LEFT 2`
+    /// Renews this consumer's sign of life (every couple of seconds at most).
+    fn keep_alive(&mut self) {
+        if self.renewed.is_some_and(|t| t.elapsed() < WAIT) {
+            return;
+        }
+        let ms = ALIVE_FOR.as_millis() as u64;
+        let renewed: RedisResult<()> = self.rcon.pset_ex(&self.alive, 1, ms);
+        if let Err(e) = renewed {
+            debug!("cannot renew {}: {e}", self.alive);
+        }
+        self.renewed = Some(Instant::now());
+    }
+
+    /// Hands back to the queue what consumers that are no longer alive left
+    /// in their processing lists. One `LMOVE` per element, so two consumers
+    /// doing this at once never hand back an element twice.
+    fn hand_back_the_dead(&mut self) {
+        if self.looked.is_some_and(|t| t.elapsed() < ALIVE_FOR) {
+            return;
+        }
+        self.looked = Some(Instant::now());
+        let lists: Vec<String> = match self
+            .rcon
+            .scan_match::<_, String>(format!("{PROCESSING_PREFIX}*"))
+        {
+            Ok(keys) => keys.filter_map(Result::ok).collect(),
+            Err(e) => return debug!("cannot look for other consumers' lists: {e}"),
+        };
+        for list in lists.into_iter().filter(|l| *l != self.processing) {
+            let owner = &list[PROCESSING_PREFIX.len()..];
+            let alive: RedisResult<bool> = self.rcon.exists(format!("{ALIVE_PREFIX}{owner}"));
+            if !matches!(alive, Ok(false)) {
+                continue;
+            }
+            let mut handed = 0;
+            while let Ok(Some(_)) = self.rcon.lmove::<_, _, Option<Vec<u8>>>(
+                &list,
+                PRODCONS_QUEUE,
+                Direction::Right,
+                Direction::Left,
+            ) {
+                handed += 1;
+            }
+            if handed > 0 {
+                warn!(
+                    "consumer {owner:?} has not been seen for {ALIVE_FOR:?}: handed back the \
+                     {handed} elements it held to {PRODCONS_QUEUE}"
+                );
+            }
+        }
+    }
+
+    /// `BLMOVE task:prodcons:queue task:prodcons:processing:NAME LEFT LEFT 2`
     fn blmove(&mut self) -> RedisResult<Option<Vec<u8>>> {
         self.rcon.blmove(
             PRODCONS_QUEUE,
-            PROCESSING_LIST,
+            &self.processing,
             Direction::Left,
             Direction::Left,
             WAIT.as_secs_f64(),
@@ -109,7 +188,7 @@ impl Task {
             .arg(MOVE_AT_MAXMEMORY)
             .arg(2)
             .arg(PRODCONS_QUEUE)
-            .arg(PROCESSING_LIST)
+            .arg(&self.processing)
             .query(&mut self.rcon);
         match moved {
             Ok(Some(task)) => Some(task),
@@ -133,7 +212,10 @@ impl Task {
     /// processing list, oldest first.
     fn recover(&mut self, out: &mut Output) -> io::Result<()> {
         loop {
-            match self.rcon.lrange::<_, Vec<Vec<u8>>>(PROCESSING_LIST, -1, -1) {
+            match self
+                .rcon
+                .lrange::<_, Vec<Vec<u8>>>(&self.processing, -1, -1)
+            {
                 Ok(oldest) => {
                     let Some(task) = oldest.into_iter().next() else {
                         return Ok(());
@@ -147,9 +229,9 @@ impl Task {
         }
     }
 
-    /// `LREM task:prodcons:processing -1 task`, retried until Redis takes it.
+    /// `LREM task:prodcons:processing:NAME -1 task`, retried until Redis takes it.
     fn done(&mut self, task: &[u8]) {
-        while let Err(e) = self.rcon.lrem::<_, _, ()>(PROCESSING_LIST, -1, task) {
+        while let Err(e) = self.rcon.lrem::<_, _, ()>(&self.processing, -1, task) {
             self.rcon = self.reconnect.after(&e);
         }
     }

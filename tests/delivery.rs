@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use redis::Commands;
 use support::*;
 
-const PROCESSING: &str = "task:prodcons:processing";
+/// The processing list of the reliable consumers these tests start
+/// (`CONSUMER_NAME=test`).
+const PROCESSING: &str = "task:prodcons:processing:test";
 
 /// Counts each status in `statuses`.
 fn tally(statuses: &[u16]) -> HashMap<u16, usize> {
@@ -172,7 +174,10 @@ fn stop_while_draining(args: &[&str], sig: &str) {
     let _: () = redis.conn().rpush(QUEUE, &names).expect("rpush");
     let mut command = Command::new(env!("CARGO_BIN_EXE_consumer"));
     command.args(args);
-    let mut consumer = Program::start_with(command, &[("REDIS_URL", &redis.url(1))]);
+    let mut consumer = Program::start_with(
+        command,
+        &[("REDIS_URL", &redis.url(1)), ("CONSUMER_NAME", "test")],
+    );
     consumer.wait_stdout(200, Duration::from_secs(20));
     signal(consumer.pid(), sig);
     let status = consumer.wait_exit(Duration::from_secs(10));
@@ -292,6 +297,7 @@ fn a_reader_that_goes_away_loses_nothing() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_consumer"))
             .args(args)
             .env("REDIS_URL", redis.url(1))
+            .env("CONSUMER_NAME", "test")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -357,7 +363,10 @@ fn the_reliable_consumer_drains_a_redis_at_maxmemory() {
 
     let mut command = Command::new(env!("CARGO_BIN_EXE_consumer"));
     command.arg("--reliable");
-    let consumer = Program::start_with(command, &[("REDIS_URL", &redis.url(1))]);
+    let consumer = Program::start_with(
+        command,
+        &[("REDIS_URL", &redis.url(1)), ("CONSUMER_NAME", "test")],
+    );
     let lines = consumer.wait_stdout(165, Duration::from_secs(30));
     let mut printed = tasks(&lines);
     printed.sort();

@@ -9,7 +9,9 @@ use std::time::Duration;
 use redis::Commands;
 use support::*;
 
-const PROCESSING: &str = "task:prodcons:processing";
+/// The processing list of the reliable consumers these tests start
+/// (`CONSUMER_NAME=test`).
+const PROCESSING: &str = "task:prodcons:processing:test";
 
 fn preload(redis: &RedisServer, count: usize) -> Vec<String> {
     let names: Vec<String> = (0..count).map(|n| format!("e{n}")).collect();
@@ -31,7 +33,10 @@ fn counts(printed: &[String]) -> HashMap<&str, usize> {
 fn reliable_consumer(redis: &RedisServer) -> Program {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_consumer"));
     command.arg("--reliable");
-    Program::start_with(command, &[("REDIS_URL", &redis.url(1))])
+    Program::start_with(
+        command,
+        &[("REDIS_URL", &redis.url(1)), ("CONSUMER_NAME", "test")],
+    )
 }
 
 #[test]
@@ -76,8 +81,14 @@ fn plain_consumer_has_no_processing_list() {
     preload(&redis, 100);
     let consumer = start_consumer(&redis, &[]);
     consumer.wait_stdout(101, Duration::from_secs(10));
-    let exists: bool = redis.conn().exists(PROCESSING).expect("exists");
-    assert!(!exists, "the default mirrors the original: BLPOP only");
+    let lists: Vec<String> = redis
+        .conn()
+        .keys("task:prodcons:processing*")
+        .expect("keys");
+    assert!(
+        lists.is_empty(),
+        "the default mirrors the original: BLPOP only"
+    );
 }
 
 #[test]
@@ -111,4 +122,79 @@ fn unknown_consumer_argument_exits_2() {
     let err = consumer.stderr_lines();
     assert_eq!(err.len(), 1, "{err:?}");
     assert!(err[0].contains("--reliable"), "{err:?}");
+}
+
+/// One processing list was shared: a second reliable consumer that started
+/// re-printed what the first was working on. Each now has its own.
+#[test]
+fn two_reliable_consumers_never_reprint_each_others_work() {
+    let redis = RedisServer::start();
+    let start = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_consumer"));
+        command.arg("--reliable");
+        // No CONSUMER_NAME: the default, host name and process id, differs.
+        Program::start_with(command, &[("REDIS_URL", &redis.url(1))])
+    };
+    let consumers = [start(), start()];
+    let names = preload(&redis, 10_000);
+    let lists = || -> Vec<String> {
+        redis
+            .conn()
+            .keys("task:prodcons:processing:*")
+            .expect("keys")
+    };
+    assert!(wait_empty(&redis, &[QUEUE]), "drained");
+    let all_empty = eventually(Duration::from_secs(10), || {
+        lists()
+            .iter()
+            .all(|l| redis.conn().llen::<_, usize>(l).is_ok_and(|n| n == 0))
+    });
+    assert!(all_empty, "{:?}", lists());
+    std::thread::sleep(Duration::from_millis(300));
+    let all: Vec<String> = consumers
+        .iter()
+        .flat_map(|c| tasks(&c.stdout_lines()))
+        .collect();
+    let counts = counts(&all);
+    assert_eq!(all.len(), 10_000, "none twice");
+    assert!(names.iter().all(|n| counts.get(n.as_str()) == Some(&1)));
+}
+
+/// A consumer on another host died holding elements: its processing list
+/// stays, and its sign of life expires. Another consumer hands them back to
+/// the queue (at start, and every 15 s), and they are printed.
+#[test]
+fn what_a_dead_reliable_consumer_held_is_handed_back() {
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    // Dead long ago: no sign of life at all.
+    let _: () = conn
+        .rpush("task:prodcons:processing:gone", &["g1", "g2", "g3"])
+        .expect("rpush");
+    // Dead just now: its sign of life still runs for 3 s.
+    let _: () = conn
+        .rpush("task:prodcons:processing:recent", &["r1"])
+        .expect("rpush");
+    let _: () = conn
+        .pset_ex("task:prodcons:consumer:recent", 1, 3000)
+        .expect("pset_ex");
+
+    let consumer = reliable_consumer(&redis);
+    let lines = consumer.wait_stdout(4, Duration::from_secs(10));
+    let mut first = tasks(&lines);
+    first.sort();
+    assert_eq!(first, ["g1", "g2", "g3"], "handed back at start");
+    let still: usize = conn.llen("task:prodcons:processing:recent").expect("llen");
+    assert_eq!(still, 1, "a consumer seen 3 s ago is left alone");
+
+    let lines = consumer.wait_stdout(5, Duration::from_secs(40));
+    assert_eq!(tasks(&lines).last().map(String::as_str), Some("r1"));
+    assert!(
+        consumer
+            .stderr_lines()
+            .iter()
+            .any(|l| l.contains("\"recent\" has not been seen")),
+        "{:?}",
+        consumer.stderr_lines()
+    );
 }
