@@ -112,8 +112,10 @@ impl Task {
 /// (messages that come first are kept for `get_message`).
 fn ping(ps: &mut redis::PubSub<'_>) -> redis::RedisResult<()> {
     ps.set_read_timeout(Some(QUIET))?;
-    ps.ping::<String>()?;
-    ps.set_read_timeout(Some(TICK))
+    let pong = ps.ping::<String>();
+    // Back to short waits, also for the UNSUBSCRIBE that dropping `ps` sends.
+    ps.set_read_timeout(Some(TICK))?;
+    pong.map(|_| ())
 }
 
 /// `if name == 'main':`

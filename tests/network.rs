@@ -1,0 +1,605 @@
+//! Several hosts: Redis, the web server, two plain consumers, one reliable
+//! consumer and the subscriber, each in a network namespace of its own,
+//! joined by a bridge, as hosts on a LAN. Faults are made the way networks
+//! make them: a link that goes down (packets vanish, no reset), a Redis
+//! that restarts while its clients are cut off (their connections die
+//! silently), the Redis host's link going down under everyone.
+//!
+//! Needs root (namespaces); when not root each test says SKIPPED. The
+//! addresses (192.0.2.0/24, a range kept for documentation) exist only
+//! inside the namespaces these tests make and remove.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use support::*;
+
+const REDIS_ADDR: &str = "192.0.2.1";
+
+/// The hosts of the rig and their addresses.
+const HOSTS: [(&str, &str); 6] = [
+    ("redis", "192.0.2.1"),
+    ("web", "192.0.2.2"),
+    ("c1", "192.0.2.3"),
+    ("c2", "192.0.2.4"),
+    ("rel", "192.0.2.5"),
+    ("sub", "192.0.2.6"),
+];
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
+        .unwrap_or(false)
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Network namespaces `PREFIX-NAME` for each of [`HOSTS`], each with an
+/// `eth0` on a bridge in `PREFIX-sw`. Removed on drop.
+struct Rig {
+    prefix: String,
+}
+
+impl Rig {
+    fn new(test: &str) -> Rig {
+        let rig = Rig {
+            prefix: format!("rmq{}{test}", std::process::id() % 10_000),
+        };
+        let sw = rig.ns("sw");
+        ip(&["netns", "add", &sw]);
+        ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &sw, "link", "set", "br0", "up"]);
+        for (n, (host, addr)) in HOSTS.iter().enumerate() {
+            let ns = rig.ns(host);
+            let port = format!("p{n}");
+            ip(&["netns", "add", &ns]);
+            ip(&[
+                "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
+                &ns,
+            ]);
+            ip(&["-n", &sw, "link", "set", &port, "master", "br0", "up"]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ]);
+            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        }
+        rig
+    }
+
+    fn ns(&self, host: &str) -> String {
+        format!("{}-{host}", self.prefix)
+    }
+
+    /// `ip netns exec NS PROGRAM`: the program runs on that host.
+    fn on(&self, host: &str, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.ns(host), program]);
+        command
+    }
+
+    /// Takes a host's link down (packets vanish, nobody is told) or up.
+    fn link(&self, host: &str, up: bool) {
+        ip(&[
+            "-n",
+            &self.ns(host),
+            "link",
+            "set",
+            "eth0",
+            if up { "up" } else { "down" },
+        ]);
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for host in HOSTS.iter().map(|h| h.0).chain(["sw"]) {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(host)])
+                .status();
+        }
+    }
+}
+
+/// redis-server on the rig's Redis host, with AOF fsynced on every write so
+/// a SIGKILL loses nothing it acknowledged.
+struct NetRedis {
+    child: Option<Child>,
+    dir: PathBuf,
+    ns: String,
+}
+
+impl NetRedis {
+    fn start(rig: &Rig) -> NetRedis {
+        let dir = std::env::temp_dir().join(format!("{}-redis", rig.prefix));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let mut redis = NetRedis {
+            child: None,
+            dir,
+            ns: rig.ns("redis"),
+        };
+        redis.restart();
+        redis
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again: same dir, so the AOF is read back) and waits for PING.
+    fn restart(&mut self) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "redis-server"])
+            .args([
+                "--bind",
+                REDIS_ADDR,
+                "--port",
+                "6379",
+                "--protected-mode",
+                "no",
+            ])
+            .args(["--dir", self.dir.to_str().expect("utf-8 dir")])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .args(["--daemonize", "no", "--logfile", "redis.log"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let up = eventually(Duration::from_secs(10), || {
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.ns,
+                    "redis-cli",
+                    "-h",
+                    REDIS_ADDR,
+                    "ping",
+                ])
+                .output()
+                .is_ok_and(|o| o.stdout.starts_with(b"PONG"))
+        });
+        assert!(up, "redis-server answers PING");
+    }
+}
+
+impl Drop for NetRedis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The programs of the rig: web, two plain consumers, one reliable
+/// consumer and the subscriber, each on its own host.
+struct Programs {
+    web: Program,
+    c1: Program,
+    c2: Program,
+    rel: Program,
+    sub: Program,
+}
+
+impl Programs {
+    fn start(rig: &Rig) -> Programs {
+        let url = format!("redis://{REDIS_ADDR}:6379/1");
+        let env = [("REDIS_URL", url.as_str())];
+        let consumer = env!("CARGO_BIN_EXE_consumer");
+        let mut reliable = rig.on("rel", consumer);
+        reliable.arg("--reliable");
+        let programs = Programs {
+            web: Program::start_with(rig.on("web", env!("CARGO_BIN_EXE_web")), &env),
+            c1: Program::start_with(rig.on("c1", consumer), &env),
+            c2: Program::start_with(rig.on("c2", consumer), &env),
+            rel: Program::start_with(
+                reliable,
+                &[("REDIS_URL", url.as_str()), ("CONSUMER_NAME", "rel")],
+            ),
+            sub: Program::start_with(rig.on("sub", env!("CARGO_BIN_EXE_subscriber")), &env),
+        };
+        let started = programs.web.wait_stderr("serving", Duration::from_secs(20));
+        assert!(started.is_some(), "{:?}", programs.web.stderr_lines());
+        for p in programs.consumers().into_iter().chain([&programs.sub]) {
+            let connected = p.wait_stderr("connected to Redis", Duration::from_secs(20));
+            assert!(connected.is_some(), "{:?}", p.stderr_lines());
+        }
+        programs
+            .sub
+            .wait_stderr("subscribed to", Duration::from_secs(10))
+            .expect("subscribed");
+        programs
+    }
+
+    fn all(&self) -> [&Program; 5] {
+        [&self.web, &self.c1, &self.c2, &self.rel, &self.sub]
+    }
+
+    fn consumers(&self) -> [&Program; 3] {
+        [&self.c1, &self.c2, &self.rel]
+    }
+}
+
+/// Pushes `e1`, `e2`, ... and publishes `m1`, `m2`, ... from the web host,
+/// ten a second, with redis-cli; prints each element Redis acknowledged.
+fn start_driver(rig: &Rig, count: usize) -> Program {
+    let script = format!(
+        "for i in $(seq {count}); do \
+           timeout 2 redis-cli -h {REDIS_ADDR} -n 1 rpush task:prodcons:queue e$i 2>/dev/null | grep -q '^[0-9]' && echo e$i; \
+           timeout 2 redis-cli -h {REDIS_ADDR} publish task:pubsub:channel m$i >/dev/null 2>&1; \
+           sleep 0.1; \
+         done"
+    );
+    let mut command = rig.on("web", "timeout");
+    command.args(["300", "sh", "-c", &script]);
+    Program::start_with(command, &[])
+}
+
+/// The wall-clock second of a log line (`HH:MM:SS [LEVEL] ...`, UTC).
+fn logged_at(line: &str) -> Option<u64> {
+    let hms: Vec<u64> = line
+        .get(..8)?
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    Some(hms[0] * 3600 + hms[1] * 60 + hms[2])
+}
+
+fn second_of_day() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() % 86_400)
+        .unwrap_or(0)
+}
+
+/// Seconds from `cut` (a second of the day) to the first line after it
+/// that contains `text`, waiting up to 40 s for it.
+fn noticed(program: &Program, text: &str, cut: u64) -> Option<u64> {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let found = program
+            .stderr_lines()
+            .iter()
+            .filter(|l| l.contains(text))
+            .filter_map(|l| logged_at(l))
+            .find(|&t| t >= cut);
+        if let Some(t) = found {
+            return Some(t - cut);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// CPU seconds a process has used (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Every element Redis acknowledged, against what the consumers printed:
+/// the plain ones may lose at most one each per lost connection (the
+/// element on the wire to them), the reliable one none; nothing is printed
+/// more than twice. Returns (missing, printed twice).
+fn account(driver: &Program, programs: &Programs, plain_losses: usize) -> (usize, usize) {
+    let acked: Vec<String> = driver.stdout_lines();
+    let mut printed: HashMap<String, usize> = HashMap::new();
+    for p in programs.consumers() {
+        for t in tasks(&p.stdout_lines()) {
+            *printed.entry(t).or_insert(0) += 1;
+        }
+    }
+    let missing: Vec<&String> = acked.iter().filter(|e| !printed.contains_key(*e)).collect();
+    let twice = printed.values().filter(|&&n| n == 2).count();
+    assert!(printed.values().all(|&n| n <= 2), "printed more than twice");
+    assert!(
+        missing.len() <= plain_losses,
+        "{} of {} acknowledged elements never printed ({missing:?}); the plain consumers \
+         lost {plain_losses} connections",
+        missing.len(),
+        acked.len()
+    );
+    (missing.len(), twice)
+}
+
+/// Waits until the driver has finished and the queue is drained.
+fn drain(rig: &Rig, driver: &mut Program) {
+    assert!(
+        driver.wait_exit(Duration::from_secs(120)).is_some(),
+        "driver ended"
+    );
+    let empty = eventually(Duration::from_secs(60), || {
+        let out = rig
+            .on("web", "redis-cli")
+            .args(["-h", REDIS_ADDR, "-n", "1", "llen", "task:prodcons:queue"])
+            .output();
+        out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    });
+    assert!(empty, "the queue drained");
+    thread::sleep(Duration::from_secs(1));
+}
+
+/// Fault 1: a consumer host's link and the subscriber host's link go down
+/// for 30 s, then come back.
+#[test]
+fn a_consumer_and_the_subscriber_cut_off_for_30_s() {
+    if !is_root() {
+        eprintln!("SKIPPED several-hosts test: network namespaces need root");
+        return;
+    }
+    let rig = Rig::new("a");
+    let _redis = NetRedis::start(&rig);
+    let programs = Programs::start(&rig);
+    let mut driver = start_driver(&rig, 400);
+    thread::sleep(Duration::from_secs(5));
+
+    let cut = second_of_day();
+    let cpu_before = [
+        cpu_seconds(programs.c1.pid()),
+        cpu_seconds(programs.sub.pid()),
+    ];
+    rig.link("c1", false);
+    rig.link("sub", false);
+    thread::sleep(Duration::from_secs(30));
+    let cpu = [
+        cpu_seconds(programs.c1.pid()) - cpu_before[0],
+        cpu_seconds(programs.sub.pid()) - cpu_before[1],
+    ];
+    rig.link("c1", true);
+    rig.link("sub", true);
+
+    let c1_noticed = noticed(&programs.c1, "lost the connection", cut);
+    let sub_noticed = noticed(&programs.sub, "missed", cut);
+    let c1_back = noticed(&programs.c1, "after", cut);
+    let sub_back = programs
+        .sub
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("subscribed to"))
+        .count();
+    drain(&rig, &mut driver);
+    let (missing, twice) = account(&driver, &programs, 1);
+    eprintln!(
+        "fault 1: c1 noticed after {c1_noticed:?} s, subscriber after {sub_noticed:?} s; c1 back \
+         {c1_back:?} s after the cut; CPU while cut: c1 {:.2} s, subscriber {:.2} s; {missing} \
+         elements missing, {twice} printed twice",
+        cpu[0], cpu[1]
+    );
+    assert!(
+        c1_noticed.is_some_and(|s| s <= 16),
+        "{:?}",
+        programs.c1.stderr_lines()
+    );
+    assert!(
+        sub_noticed.is_some_and(|s| s <= 16),
+        "{:?}",
+        programs.sub.stderr_lines()
+    );
+    assert!(
+        c1_back.is_some(),
+        "c1 reconnected: {:?}",
+        programs.c1.stderr_lines()
+    );
+    assert!(sub_back >= 2, "the subscriber subscribed again");
+    assert!(cpu.iter().all(|&s| s < 3.0), "no busy loop: {cpu:?}");
+    let received = tasks(&programs.sub.stdout_lines());
+    let last = received.last().cloned().unwrap_or_default();
+    assert!(
+        driver
+            .stdout_lines()
+            .last()
+            .is_some_and(|e| e[1..] == last[1..]),
+        "the subscriber receives again after the cut: last {last}"
+    );
+}
+
+/// Fault 2: a silently dead connection. The consumers' and the subscriber's
+/// links go down; Redis is killed and restarted (AOF) while they are cut
+/// off; the links come back. No reset ever reached them: an idle client that
+/// sends nothing would wait for ever while elements pile up.
+#[test]
+fn redis_restarts_while_its_clients_are_cut_off() {
+    if !is_root() {
+        eprintln!("SKIPPED several-hosts test: network namespaces need root");
+        return;
+    }
+    let rig = Rig::new("b");
+    let mut redis = NetRedis::start(&rig);
+    let programs = Programs::start(&rig);
+    let mut driver = start_driver(&rig, 400);
+    thread::sleep(Duration::from_secs(5));
+
+    let cut = second_of_day();
+    for host in ["c1", "c2", "rel", "sub"] {
+        rig.link(host, false);
+    }
+    thread::sleep(Duration::from_secs(2));
+    redis.kill();
+    redis.restart();
+    thread::sleep(Duration::from_secs(10));
+    for host in ["c1", "c2", "rel", "sub"] {
+        rig.link(host, true);
+    }
+
+    let noticed_by: Vec<Option<u64>> = [&programs.c1, &programs.c2, &programs.rel, &programs.sub]
+        .iter()
+        .map(|p| noticed(p, "lost the connection", cut))
+        .collect();
+    let back: Vec<Option<u64>> = [&programs.c1, &programs.c2, &programs.rel]
+        .iter()
+        .map(|p| noticed(p, "failed tries", cut))
+        .collect();
+    drain(&rig, &mut driver);
+    let (missing, twice) = account(&driver, &programs, 2);
+    eprintln!(
+        "fault 2: noticed after {noticed_by:?} s (c1, c2, reliable, subscriber); consumers back \
+         after {back:?} s; {missing} elements missing, {twice} printed twice"
+    );
+    assert!(
+        noticed_by.iter().all(|s| s.is_some_and(|s| s <= 16)),
+        "each noticed the dead connection: {noticed_by:?}"
+    );
+    assert!(back.iter().all(Option::is_some), "each came back: {back:?}");
+    let subscribed = programs
+        .sub
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("subscribed to"))
+        .count();
+    assert!(subscribed >= 2, "the subscriber subscribed again");
+}
+
+/// Fault 3: the Redis host's link goes down for 30 s under everyone.
+#[test]
+fn the_redis_host_cut_off_for_30_s() {
+    if !is_root() {
+        eprintln!("SKIPPED several-hosts test: network namespaces need root");
+        return;
+    }
+    let rig = Rig::new("c");
+    let _redis = NetRedis::start(&rig);
+    let programs = Programs::start(&rig);
+    let mut driver = start_driver(&rig, 400);
+    thread::sleep(Duration::from_secs(5));
+    let click = || -> (u16, f64) {
+        let out = rig
+            .on("web", "curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-m",
+                "10",
+                "-w",
+                "%{http_code} %{time_total}",
+            ])
+            .arg(web_url(&programs.web, "/prodcons"))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut parts = text.split_whitespace();
+        let status = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let took = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(f64::MAX);
+        (status, took)
+    };
+    assert_eq!(click().0, 302);
+
+    let cut = second_of_day();
+    let cpu_before: Vec<f64> = programs
+        .all()
+        .iter()
+        .map(|p| cpu_seconds(p.pid()))
+        .collect();
+    rig.link("redis", false);
+    thread::sleep(Duration::from_secs(3));
+    let during: Vec<(u16, f64)> = (0..5).map(|_| click()).collect();
+    thread::sleep(Duration::from_secs(25));
+    let cpu: Vec<f64> = programs
+        .all()
+        .iter()
+        .zip(&cpu_before)
+        .map(|(p, before)| cpu_seconds(p.pid()) - before)
+        .collect();
+    rig.link("redis", true);
+
+    let noticed_by: Vec<Option<u64>> = programs
+        .consumers()
+        .iter()
+        .chain([&&programs.sub])
+        .map(|p| noticed(p, "lost the connection", cut))
+        .collect();
+    let after = eventually(Duration::from_secs(30), || click().0 == 302);
+    drain(&rig, &mut driver);
+    let (missing, twice) = account(&driver, &programs, 2);
+    eprintln!(
+        "fault 3: clicks while cut {during:?}; noticed after {noticed_by:?} s (c1, c2, \
+         reliable, subscriber); CPU while cut {cpu:?}; {missing} elements missing, {twice} \
+         printed twice"
+    );
+    assert!(
+        during.iter().all(|&(s, t)| s == 503 && t < 3.0),
+        "503 within about 2 s: {during:?}"
+    );
+    assert!(after, "302 once the link is back");
+    assert!(
+        noticed_by.iter().all(|s| s.is_some_and(|s| s <= 16)),
+        "{noticed_by:?}"
+    );
+    assert!(cpu.iter().all(|&s| s < 3.0), "no busy loop: {cpu:?}");
+    for p in programs.all() {
+        let mut p_running = Command::new("kill")
+            .args(["-0", &p.pid().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !p_running {
+            thread::sleep(Duration::from_millis(100));
+            p_running = Command::new("kill")
+                .args(["-0", &p.pid().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+        }
+        assert!(p_running, "none exits");
+    }
+}
+
+/// The web server's own address, as it logged it (it listens on the web
+/// host's loopback; curl runs on the same host).
+fn web_url(web: &Program, path: &str) -> String {
+    let line = web
+        .wait_stderr("serving http://", Duration::from_secs(5))
+        .expect("serving line");
+    let base = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("address");
+    format!("http://{base}{path}")
+}
