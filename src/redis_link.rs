@@ -19,6 +19,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
+
+use crate::stop;
 use redis::io::tcp::TcpSettings;
 use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError, RedisResult};
 
@@ -195,7 +197,7 @@ impl Reconnect {
                         self.target.describe(&e),
                         delay.as_millis()
                     );
-                    thread::sleep(delay);
+                    stop::sleep_unless_asked(delay);
                 }
             }
         }
@@ -223,7 +225,7 @@ impl Reconnect {
                 self.target.describe(e),
                 delay.as_millis()
             );
-            thread::sleep(delay);
+            stop::sleep_unless_asked(delay);
         }
         self.first()
     }

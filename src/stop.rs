@@ -18,8 +18,9 @@
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+use std::time::{Duration, Instant};
 
-use log::warn;
+use log::{info, warn};
 
 const SIGINT: c_int = 2;
 const SIGTERM: c_int = 15;
@@ -74,6 +75,23 @@ pub fn on_ctrl_c_and_term() {
         // SAFETY: as above; nobody would take the signals, so let them act.
         unsafe { pthread_sigmask(SIG_UNBLOCK, &set, std::ptr::null_mut()) };
         warn!("cannot catch Ctrl-C; it will stop this program at once");
+    }
+}
+
+/// Waits `delay` between two tries to reach Redis, unless asked to stop:
+/// then the program ends here, with status 0. A program that is waiting
+/// for Redis holds nothing (the reliable consumer's element stays in its
+/// processing list), so nothing is lost.
+pub fn sleep_unless_asked(delay: Duration) {
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        if requested() {
+            info!("stopped, as asked (while waiting for Redis)");
+            std::process::exit(0);
+        }
+        thread::sleep(
+            Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())),
+        );
     }
 }
 

@@ -449,3 +449,35 @@ fn an_ipv6_address_is_shown_in_brackets() {
         .expect("start line");
     assert!(line.contains("Redis at [::1]:6390 (db 1)"), "{line}");
 }
+
+/// Ctrl-C while Redis is down: the workers were waiting to reconnect and
+/// never looked at the stop flag (found when the benchmark's clean-up hung).
+#[test]
+fn ctrl_c_stops_the_workers_while_they_wait_for_redis() {
+    let mut redis = RedisServer::start();
+    let url = redis.url(1);
+    redis.kill();
+    for (exe, args) in [
+        (env!("CARGO_BIN_EXE_consumer"), &[][..]),
+        (env!("CARGO_BIN_EXE_consumer"), &["--reliable"][..]),
+        (env!("CARGO_BIN_EXE_subscriber"), &[][..]),
+    ] {
+        let mut command = Command::new(exe);
+        command.args(args);
+        let mut program = Program::start_with(command, &[("REDIS_URL", &url)]);
+        let waiting = program.wait_stderr("cannot reach Redis", Duration::from_secs(10));
+        assert!(waiting.is_some(), "{:?}", program.stderr_lines());
+        signal(program.pid(), "-TERM");
+        assert_eq!(
+            program.wait_exit(Duration::from_secs(5)),
+            Some(0),
+            "{exe} {args:?}"
+        );
+        assert!(
+            program
+                .stderr_lines()
+                .iter()
+                .any(|l| l.contains("stopped, as asked"))
+        );
+    }
+}
