@@ -1,25 +1,25 @@
 //! The consumer: pops the queue and prints each task, the original's
-//! consumer script.
+//! consumer script. Each Python line stands as a comment above the Rust
+//! that replaces it.
 //!
-//! Read it beside the original; each Python line stands as a comment above
-//! the Rust that replaces it. Two things differ, both for delivery: the pop
-//! waits at most `WAIT` (2 s) at a time, so Ctrl-C or `kill` is noticed
-//! between two elements and never loses one; and an element whose line
-//! cannot be written goes back to the head of the queue.
+//! Two things differ, both for delivery: the pop waits at most `WAIT` (2 s)
+//! at a time, so Ctrl-C or `kill` is noticed between two elements and never
+//! loses one; and an element whose line cannot be written goes back to the
+//! head of the queue. Reconnecting is `Reconnect`'s (`src/redis_link.rs`).
 //!
-//! `consumer --reliable` is another program in the same binary: the
-//! at-least-once consumer of `src/reliable.rs`.
+//! `consumer --reliable` is the at-least-once consumer of `src/reliable.rs`.
 
 use std::io;
 use std::process::ExitCode;
 
-use log::{info, warn};
+use log::warn;
 use redis::{Commands, Connection, RedisResult};
 use redis_mq::config::{self, or_exit};
 use redis_mq::names::PRODCONS_QUEUE;
 use redis_mq::print::{self, Output};
-use redis_mq::redis_link::{Reconnect, WAIT, WORKER_READ_TIMEOUT};
-use redis_mq::{logging, reliable, stop};
+use redis_mq::redis_link::{Reconnect, RedisTarget, WAIT, WORKER_READ_TIMEOUT};
+use redis_mq::worker::{self, Start};
+use redis_mq::{reliable, stop};
 
 /// `class Task(object)`
 struct Task {
@@ -30,7 +30,8 @@ struct Task {
 
 impl Task {
     /// `def __init__(self)`
-    fn new(reconnect: Reconnect) -> Task {
+    fn new(target: RedisTarget) -> Task {
+        let reconnect = Reconnect::new(target, Some(WORKER_READ_TIMEOUT));
         // self.rcon = redis.StrictRedis(host='localhost', db=1)
         let rcon = reconnect.first();
         // self.queue = 'task:prodcons:queue'
@@ -49,17 +50,14 @@ impl Task {
             // task = self.rcon.blpop(self.queue, 0)[1]
             let task = match self.blpop() {
                 Ok(Some(task)) => task,
-                Ok(None) => continue,
+                Ok(None) => continue, // nothing within WAIT
                 Err(e) => {
                     self.rcon = self.reconnect.after(&e);
                     continue;
                 }
             };
             // print("Task get", task)
-            if let Err(e) = print::task_get(out, &task) {
-                self.give_back(&task);
-                return Err(e);
-            }
+            print::task_get(out, &task).inspect_err(|_| self.give_back(&task))?;
         }
         Ok(())
     }
@@ -72,9 +70,8 @@ impl Task {
 
     /// Puts an element that could not be printed back where BLPOP took it.
     fn give_back(&mut self, task: &[u8]) {
-        match self.rcon.lpush::<_, _, ()>(self.queue, task) {
-            Ok(()) => warn!("put the element back at the head of {}", self.queue),
-            Err(e) => warn!("could not put the element back ({e}): it is lost"),
+        if let Err(e) = self.rcon.lpush::<_, _, ()>(self.queue, task) {
+            warn!("could not put the element back ({e}): it is lost");
         }
     }
 }
@@ -82,27 +79,13 @@ impl Task {
 /// `if __name__ == '__main__':`
 fn main() -> ExitCode {
     let reliable = or_exit(config::consumer_args());
-    let target = or_exit(config::redis_from_env());
-    logging::init(or_exit(config::log_level_from_env()));
-    stop::on_ctrl_c_and_term();
-    let mut out = or_exit(print::stdout().map_err(config::output_error));
+    let Start { target, mut out } = worker::start();
     if reliable {
-        let name = or_exit(config::consumer_name_from_env());
-        return reliable::main(target, name, &mut out);
+        return reliable::main(target, &mut out);
     }
-
     // print('监听任务队列')
-    let said = print::line(&mut out, "监听任务队列");
+    let started = print::line(&mut out, "监听任务队列");
     // Task().listen_task()
-    let reconnect = Reconnect::new(target, Some(WORKER_READ_TIMEOUT));
-    match said.and_then(|()| Task::new(reconnect).listen_task(&mut out)) {
-        Ok(()) => {
-            info!("stopped, as asked");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("consumer: cannot write to stdout: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let done = started.and_then(|()| Task::new(target).listen_task(&mut out));
+    worker::exit("consumer", done)
 }

@@ -22,13 +22,13 @@ use std::thread;
 use log::info;
 use redis::{Commands, Connection, RedisResult};
 use redis_mq::config::{self, or_exit};
-use redis_mq::http::{self, Reply, escape_html};
-use redis_mq::logging;
+use redis_mq::http::{self, Reply};
 use redis_mq::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
-use redis_mq::redis_link::{Failure, Link};
+use redis_mq::redis_link::Link;
+use redis_mq::{logging, page};
 use tiny_http::{Method, Server};
 
-/// The original page, byte for byte; `index` adds a status line under it.
+/// The original page, byte for byte; `index` adds what each click did under it.
 const INDEX_HTML: &str = r#"
 <br>
 <center><h3>Redis Message Queue</h3>
@@ -51,35 +51,11 @@ fn route(method: &Method, path: &str, link: &mut Link) -> Reply {
     }
 }
 
-/// `@app.route('/')`: the original page, and under it how long the queue
-/// is and how many subscribers the channel has.
+/// `@app.route('/')`: the original page, and under it what the last
+/// clicks did, what waits in the queue and who listens (`src/page.rs`).
 fn index(link: &mut Link) -> Reply {
-    let status = match link.run(queue_status) {
-        Ok((waiting, subscribers)) => format!(
-            "{PRODCONS_QUEUE}: {waiting} waiting<br>\n{PUBSUB_CHANNEL}: {subscribers} subscribed"
-        ),
-        Err(Failure::Refused(e)) => escape_html(&link.target().describe(&e)),
-        Err(_) => format!(
-            "Redis at {} is not reachable: queue length and subscribers unknown",
-            escape_html(&link.target().to_string())
-        ),
-    };
-    Reply::Page(format!(
-        "{INDEX_HTML}<center><p><small>\n{status}\n</small></p></center>\n"
-    ))
-}
-
-/// `LLEN task:prodcons:queue` and `PUBSUB NUMSUB task:pubsub:channel`, in
-/// one round trip.
-fn queue_status(rcon: &mut Connection) -> RedisResult<(usize, usize)> {
-    let (waiting, (_channel, subscribers)): (usize, (String, usize)) = redis::pipe()
-        .cmd("LLEN")
-        .arg(PRODCONS_QUEUE)
-        .cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(PUBSUB_CHANNEL)
-        .query(rcon)?;
-    Ok((waiting, subscribers))
+    // return html
+    Reply::Page(format!("{INDEX_HTML}{}", page::status(link)))
 }
 
 /// `@app.route('/prodcons')`: the producer.
@@ -90,6 +66,7 @@ fn prodcons(rcon: &mut Connection) -> RedisResult<Reply> {
     let _: () = rcon.lpush(PRODCONS_QUEUE, elem)?;
     // logging.info("lpush {} -- {}".format(prodcons_queue, elem))
     info!("lpush {} -- {}", PRODCONS_QUEUE, elem);
+    page::clicked(format!("pushed {elem}"));
     // return redirect('/')
     Ok(Reply::Redirect("/"))
 }
@@ -107,6 +84,9 @@ fn pubsub(rcon: &mut Connection) -> RedisResult<Reply> {
     } else {
         info!("publish {PUBSUB_CHANNEL} -- {elem} (received by {receivers} subscribers)");
     }
+    page::clicked(format!(
+        "published {elem}, received by {receivers} subscribers"
+    ));
     // return redirect('/')
     Ok(Reply::Redirect("/"))
 }

@@ -18,8 +18,12 @@
 //!   whether a failed command may have run.
 //! - [`http`]: what a route answers and how it becomes HTTP; HEAD, the time
 //!   bound, and the one place a Redis failure becomes a status.
+//! - [`page`]: what the page shows under the original's HTML: the last
+//!   clicks, the queue, the subscribers.
 //! - [`print`]: the `Task get N` line, onto a stdout that reports failure.
 //! - [`stop`]: Ctrl-C and `kill` stop the workers between two elements.
+//! - [`worker`]: what the consumer and subscriber share around their loops:
+//!   the start, the exit status, a watch over a quiet subscription.
 //! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
@@ -30,7 +34,9 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod names;
+pub mod page;
 pub mod print;
 pub mod redis_link;
 pub mod reliable;
 pub mod stop;
+pub mod worker;

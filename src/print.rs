@@ -45,14 +45,21 @@ pub fn stdout() -> io::Result<Output> {
 
 /// Prints one line, such as the start line `监听任务队列`.
 pub fn line(out: &mut impl Write, text: &str) -> io::Result<()> {
-    writeln!(out, "{text}")?;
-    out.flush()
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(cannot_write)
 }
 
 /// Prints `Task get <task>`; the line is written (or the error returned)
 /// before this returns. Bytes that are not UTF-8 are shown as U+FFFD; an
 /// element of any size or content is printed, never fatal.
 pub fn task_get(out: &mut impl Write, task: &[u8]) -> io::Result<()> {
-    writeln!(out, "Task get {}", String::from_utf8_lossy(task))?;
-    out.flush()
+    writeln!(out, "Task get {}", String::from_utf8_lossy(task))
+        .and_then(|()| out.flush())
+        .map_err(cannot_write)
+}
+
+/// Says where the error happened: `cannot write to stdout: Broken pipe`.
+fn cannot_write(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
 }

@@ -293,6 +293,8 @@ pub struct Link {
     last_used: Instant,
     /// When the request being answered must have its answer.
     deadline: Instant,
+    /// The read and write timeout now set on `rcon`.
+    timeout: Option<Duration>,
 }
 
 impl Link {
@@ -302,6 +304,7 @@ impl Link {
             rcon: None,
             last_used: Instant::now(),
             deadline: Instant::now(),
+            timeout: None,
         }
     }
 
@@ -330,9 +333,11 @@ impl Link {
         &mut self,
         command: impl FnOnce(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, Failure> {
-        let deadline = self.deadline;
-        let rcon = self.live(deadline)?;
-        set_timeouts(rcon, deadline).map_err(Failure::NotSent)?;
+        self.live()?;
+        self.bound().map_err(Failure::NotSent)?;
+        let Some(rcon) = self.rcon.as_mut() else {
+            return Err(Failure::NotSent(timed_out("no connection")));
+        };
         let result = command(rcon);
         self.last_used = Instant::now();
         result.map_err(|e| {
@@ -345,12 +350,14 @@ impl Link {
         })
     }
 
-    /// The kept connection, checked if it sat idle, or a new one.
-    fn live(&mut self, deadline: Instant) -> Result<&mut Connection, Failure> {
-        if let Some(rcon) = self.rcon.as_mut()
-            && self.last_used.elapsed() > CHECK_AFTER
-        {
-            set_timeouts(rcon, deadline).map_err(Failure::NotSent)?;
+    /// Makes `self.rcon` the kept connection, checked if it sat idle, or a
+    /// new one.
+    fn live(&mut self) -> Result<(), Failure> {
+        if self.rcon.is_some() && self.last_used.elapsed() > CHECK_AFTER {
+            self.bound().map_err(Failure::NotSent)?;
+            let Some(rcon) = self.rcon.as_mut() else {
+                return Ok(());
+            };
             match redis::cmd("PING").query::<()>(rcon) {
                 Ok(()) => {}
                 // Closed while idle: open another, below.
@@ -369,7 +376,7 @@ impl Link {
             }
         }
         if self.rcon.is_none() {
-            let left = time_left(deadline).map_err(Failure::NotSent)?;
+            let left = time_left(self.deadline).map_err(Failure::NotSent)?;
             let rcon = self
                 .target
                 .connect(left.min(CONNECT_TIMEOUT), None)
@@ -381,12 +388,29 @@ impl Link {
                     }
                 })?;
             self.rcon = Some(rcon);
+            self.timeout = None;
         }
         self.last_used = Instant::now();
-        // Just set, or kept above.
-        self.rcon
-            .as_mut()
-            .ok_or_else(|| Failure::NotSent(timed_out("no connection")))
+        Ok(())
+    }
+
+    /// Bounds the next command by the deadline: its read and write timeout
+    /// is what is left. Under load every request has about the same time
+    /// left, so the timeout is set again (two system calls) only when it is
+    /// off by more than 50 ms.
+    fn bound(&mut self) -> RedisResult<()> {
+        let left = time_left(self.deadline)?;
+        let close_enough = self
+            .timeout
+            .is_some_and(|t| t.abs_diff(left) <= Duration::from_millis(50));
+        if let Some(rcon) = self.rcon.as_ref()
+            && !close_enough
+        {
+            rcon.set_read_timeout(Some(left))?;
+            rcon.set_write_timeout(Some(left))?;
+            self.timeout = Some(left);
+        }
+        Ok(())
     }
 }
 
@@ -397,12 +421,6 @@ fn time_left(deadline: Instant) -> RedisResult<Duration> {
         return Err(timed_out("no time left for this request"));
     }
     Ok(left)
-}
-
-fn set_timeouts(rcon: &Connection, deadline: Instant) -> RedisResult<()> {
-    let left = time_left(deadline)?;
-    rcon.set_read_timeout(Some(left))?;
-    rcon.set_write_timeout(Some(left))
 }
 
 fn timed_out(why: &'static str) -> RedisError {

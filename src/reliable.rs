@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use redis::{Commands, Connection, Direction, RedisError, RedisResult};
 
+use crate::config::{self, or_exit};
 use crate::names::{ALIVE_PREFIX, PROCESSING_PREFIX, PRODCONS_QUEUE};
 use crate::print::{self, Output};
 use crate::redis_link::{Reconnect, RedisTarget, WAIT, WORKER_READ_TIMEOUT};
-use crate::stop;
+use crate::{stop, worker};
 
 /// `LMOVE` in a script that Redis runs even at `maxmemory` (Redis 7's
 /// `allow-oom` flag): Redis refuses `BLMOVE` then, as a command that may
@@ -42,21 +43,13 @@ pub const ALIVE_FOR: Duration = Duration::from_secs(15);
 
 /// `consumer --reliable`: prints the start line, then moves, prints and
 /// removes until Ctrl-C.
-pub fn main(target: RedisTarget, name: String, out: &mut Output) -> ExitCode {
+pub fn main(target: RedisTarget, out: &mut Output) -> ExitCode {
+    let name = or_exit(config::consumer_name_from_env());
     let reconnect = Reconnect::new(target, Some(WORKER_READ_TIMEOUT));
     info!("consumer name {name:?}: processing list {PROCESSING_PREFIX}{name}");
-    let result = print::line(out, "监听任务队列")
+    let done = print::line(out, "监听任务队列")
         .and_then(|()| Task::new(reconnect, &name).listen_task(out));
-    match result {
-        Ok(()) => {
-            info!("stopped, as asked");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("consumer: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    worker::exit("consumer", done)
 }
 
 struct Task {

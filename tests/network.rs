@@ -471,7 +471,7 @@ fn redis_restarts_while_its_clients_are_cut_off() {
         .collect();
     let back: Vec<Option<u64>> = [&programs.c1, &programs.c2, &programs.rel]
         .iter()
-        .map(|p| noticed(p, "failed tries", cut))
+        .map(|p| noticed(p, "connected to Redis", cut))
         .collect();
     drain(&rig, &mut driver);
     let (missing, twice) = account(&driver, &programs, 2);

@@ -2,7 +2,7 @@ use std::io::Result as IoResult;
 use std::io::{Error as IoError, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::connection::Connection;
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -117,6 +117,8 @@ pub struct RefinedTcpStream {
     close_read: bool,
     close_write: bool,
     deadline: ReadDeadline,
+    // redis_mq patch 4: when the socket's read timeout was last set
+    timeout_set_at: Option<Instant>,
 }
 
 impl RefinedTcpStream {
@@ -133,6 +135,7 @@ impl RefinedTcpStream {
             close_read: true,
             close_write: false,
             deadline: ReadDeadline::default(),
+            timeout_set_at: None,
         };
 
         let write = RefinedTcpStream {
@@ -140,6 +143,7 @@ impl RefinedTcpStream {
             close_read: false,
             close_write: true,
             deadline: ReadDeadline::default(),
+            timeout_set_at: None,
         };
 
         (read, write)
@@ -194,11 +198,20 @@ impl Read for RefinedTcpStream {
         // redis_mq patch 4: a client that trickles bytes can no longer keep a
         // connection for ever: no read waits past the request's deadline.
         if let Some(deadline) = self.deadline.get() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
                 return Err(IoError::new(ErrorKind::TimedOut, "request deadline passed"));
             }
-            self.stream.set_read_timeout(left)?;
+            // One setsockopt per 100 ms at most: under load, reads follow
+            // each other closely and a deadline 100 ms late changes nothing.
+            let stale = self
+                .timeout_set_at
+                .map_or(true, |t| now.duration_since(t) > Duration::from_millis(100));
+            if stale || left < Duration::from_millis(200) {
+                self.stream.set_read_timeout(left)?;
+                self.timeout_set_at = Some(now);
+            }
         }
         self.stream.read(buf).map_err(|e| match e.kind() {
             // what a socket timeout looks like on Unix
