@@ -148,6 +148,9 @@ fn error_page(said: &str, advice: &str) -> String {
 
 /// The Redis address and its errors come from outside: show them as text.
 pub fn escape_html(text: &str) -> String {
+    if !text.contains(['&', '<', '>']) {
+        return text.to_owned();
+    }
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

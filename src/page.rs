@@ -22,11 +22,14 @@ const SHOWN: usize = 10;
 /// The last clicks, newest first.
 static CLICKS: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
 
-/// Remembers what a click did, for the page.
+/// Remembers what a click did, for the page. Under load, when another
+/// worker is recording its own click at that moment, this one is left out
+/// rather than made to wait: the list is for a person's clicks.
 pub fn clicked(what: String) {
-    let mut clicks = CLICKS.lock().unwrap_or_else(|e| e.into_inner());
-    clicks.push_front(what);
-    clicks.truncate(SHOWN);
+    if let Ok(mut clicks) = CLICKS.try_lock() {
+        clicks.push_front(escape_html(&what));
+        clicks.truncate(SHOWN);
+    }
 }
 
 /// The queue and the channel as Redis has them now.
@@ -61,16 +64,14 @@ fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
 /// The HTML that goes under the original page. It renders when Redis is
 /// down too, and says so.
 pub fn status(link: &mut Link) -> String {
-    let clicks: Vec<String> = CLICKS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|c| escape_html(c))
-        .collect();
-    let last = if clicks.is_empty() {
-        "no clicks yet".to_owned()
-    } else {
-        format!("last clicks, newest first: {}", clicks.join("; "))
+    let last = {
+        let clicks = CLICKS.lock().unwrap_or_else(|e| e.into_inner());
+        if clicks.is_empty() {
+            "no clicks yet".to_owned()
+        } else {
+            let shown: Vec<&str> = clicks.iter().map(String::as_str).collect();
+            format!("last clicks, newest first: {}", shown.join("; "))
+        }
     };
     let redis = match link.run(read_status) {
         Ok(s) => {

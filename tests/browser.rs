@@ -80,6 +80,54 @@ fn a_person_clicks_both_links() {
     );
     let digit = &tasks(&consumer.stdout_lines())[0];
     assert!(matches!(digit.parse::<u8>(), Ok(0..=9)), "{digit}");
+
+    // The page itself shows what each click did.
+    let said = browser.text("css selector", "small");
+    let published = tasks(&subscriber.stdout_lines())[0].clone();
+    assert!(said.contains(&format!("pushed {digit}")), "{said}");
+    assert!(
+        said.contains(&format!("published {published}, received by 1 subscribers")),
+        "{said}"
+    );
+
+    // With the consumer stopped, clicks wait in the queue, and the page
+    // lists them in the order BLPOP will take them: newest first. (The
+    // stopped consumer's own BLPOP, already waiting in Redis, takes the
+    // first click, unless it was between two BLPOPs: 3 or 4 wait.)
+    signal(consumer.pid(), "-STOP");
+    for _ in 0..4 {
+        browser.click("生产消费者模式");
+    }
+    let mut conn = redis.conn();
+    let waiting: Vec<String> = redis::Commands::lrange(&mut conn, QUEUE, 0, -1).expect("lrange");
+    assert!((3..=4).contains(&waiting.len()), "{waiting:?}");
+    let said = browser.text("css selector", "small");
+    assert!(
+        said.contains(&format!(
+            "{} waiting: {}",
+            waiting.len(),
+            waiting.join(", ")
+        )),
+        "{said} vs {waiting:?}"
+    );
+    let pushed: Vec<String> = said
+        .split("pushed ")
+        .skip(1)
+        .take(waiting.len())
+        .map(|p| p.chars().take(1).collect())
+        .collect();
+    assert_eq!(
+        pushed, waiting,
+        "newest click first, as the queue's left end"
+    );
+    signal(consumer.pid(), "-CONT");
+    let lines = consumer.wait_stdout(6, Duration::from_secs(10));
+    let printed = tasks(&lines);
+    assert_eq!(
+        printed[printed.len() - waiting.len()..],
+        waiting[..],
+        "BLPOP takes them leftmost first"
+    );
     browser.close();
 }
 

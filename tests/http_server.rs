@@ -313,3 +313,34 @@ fn idle_workers_keep_their_redis_connections() {
     let len: usize = redis.conn().llen(QUEUE).expect("llen");
     assert_eq!(len, 160);
 }
+
+/// A client that pipelines many requests without reading the answers: the
+/// server reads at most a few ahead of its answers, so its memory stays
+/// flat, and other clients are answered meanwhile.
+#[test]
+fn a_pipelining_client_cannot_fill_the_servers_memory() {
+    let redis = RedisServer::start();
+    let web = Web::start_env(&[("REDIS_URL", &redis.url(1)), ("WORKERS", "2")]);
+    let rss_before = web.rss_kib();
+    let mut c = TcpStream::connect(web.addr).expect("connect");
+    c.set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let pipelined = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1_000_000);
+    // The server stops reading once it is a few answers ahead of a client
+    // that reads none: the write fills the socket buffers, then times out.
+    let sent = pipelined
+        .chunks(16 * 1024)
+        .take_while(|chunk| c.write_all(chunk).is_ok())
+        .count();
+    assert_eq!(web.get("/").status, 200, "others are answered meanwhile");
+    let rss = web.rss_kib();
+    eprintln!(
+        "pipelining: {sent} of {} chunks taken; RSS {rss_before} -> {rss} KiB",
+        pipelined.len() / (16 * 1024)
+    );
+    assert!(rss < 16 * 1024, "RSS {rss} KiB");
+    assert!(
+        sent < pipelined.len() / (16 * 1024),
+        "the server stopped reading ahead (the client's 28 MB could not all be sent)"
+    );
+}

@@ -6,6 +6,8 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Header, Method};
@@ -45,6 +47,44 @@ pub struct ClientConnection {
 
     // redis_mq patch 5: ends the answer to a refused request
     write_closer: WriteCloser,
+
+    // redis_mq patch 5: requests read from this connection and not answered yet
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// redis_mq patch 5: at most this many requests of one connection are read
+/// ahead of their answers (a client that pipelines a million requests no
+/// longer fills the server's memory with them).
+const MAX_IN_FLIGHT: usize = 4;
+
+/// redis_mq patch 5: a request's writer that counts the request as in flight
+/// until it has been answered (the writer is dropped).
+struct InFlight<W: Write> {
+    inner: W,
+    count: Arc<AtomicUsize>,
+}
+
+impl<W: Write> InFlight<W> {
+    fn new(inner: W, count: Arc<AtomicUsize>) -> InFlight<W> {
+        count.fetch_add(1, Ordering::SeqCst);
+        InFlight { inner, count }
+    }
+}
+
+impl<W: Write> Write for InFlight<W> {
+    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> IoResult<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for InFlight<W> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Error that can happen when reading a request.
@@ -102,6 +142,7 @@ impl ClientConnection {
             limits,
             deadline,
             write_closer,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -343,7 +384,7 @@ impl ClientConnection {
             headers,
             *self.remote_addr.as_ref().unwrap(),
             data_source,
-            writer,
+            InFlight::new(writer, Arc::clone(&self.in_flight)),
             body,
         )
         .map_err(|e| {
@@ -371,6 +412,12 @@ impl Iterator for ClientConnection {
         //  or is using HTTP 1.0, meaning that no new request will come
         if self.no_more_requests {
             return None;
+        }
+
+        // redis_mq patch 5: wait while too many requests are unanswered (a
+        // client that does not pipeline never makes this wait).
+        while self.in_flight.load(Ordering::SeqCst) >= MAX_IN_FLIGHT {
+            std::thread::sleep(Duration::from_millis(1));
         }
 
         loop {

@@ -174,10 +174,10 @@ where
         // if we have a `Connection: upgrade`, always keeping the whole reader
         Box::new(source_data) as Box<dyn Read + Send + 'static>
     } else {
-        // redis_mq patch 5: `source_data` is held (never read) until the
-        // request is dropped, so the next request on this connection is read
-        // only after this one is answered: one request in flight per connection.
-        Box::new(Cursor::new(body).chain(source_data.take(0))) as Box<dyn Read + Send + 'static>
+        // redis_mq patch 5: the body, read already; dropping `source_data`
+        // lets the connection read the next request (client.rs bounds how
+        // many are in flight).
+        Box::new(Cursor::new(body)) as Box<dyn Read + Send + 'static>
     };
 
     Ok(Request {
