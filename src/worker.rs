@@ -77,7 +77,7 @@ impl Watch {
                 // PING on a subscribed connection; messages that come before
                 // the PONG are kept for get_message.
                 ps.set_read_timeout(Some(QUIET))?;
-                let pong = ps.ping::<String>();
+                let pong = ps.ping::<redis::Value>();
                 // Back to short waits, also for the UNSUBSCRIBE that
                 // dropping `ps` sends.
                 ps.set_read_timeout(Some(TICK))?;

@@ -1,13 +1,13 @@
 //! The consumer and subscriber binaries against a real redis-server, fed by
 //! another client, as any other language's producer would.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use redis::Commands;
-use support::*;
 
+/// The consumer prints everything another client pushes, in BLPOP order (a backlog newest
+/// first).
 #[test]
 fn consumer_prints_every_element_in_blpop_order() {
     let redis = RedisServer::start();
@@ -36,6 +36,7 @@ fn consumer_prints_every_element_in_blpop_order() {
     assert_eq!(left, 0);
 }
 
+/// The consumer reads db 1 only, as the original.
 #[test]
 fn consumer_reads_db_1_only() {
     let redis = RedisServer::start();
@@ -51,6 +52,7 @@ fn consumer_reads_db_1_only() {
     assert_eq!(left, 1, "db 0 untouched");
 }
 
+/// What the web pushes is plain decimal text any other client can pop.
 #[test]
 fn what_the_web_pushes_any_client_can_pop() {
     let redis = RedisServer::start();
@@ -62,6 +64,7 @@ fn what_the_web_pushes_any_client_can_pop() {
     assert!(matches!(value.parse::<u8>(), Ok(0..=9)), "{value}");
 }
 
+/// The subscriber prints messages only, not subscription replies.
 #[test]
 fn subscriber_prints_messages_only() {
     let redis = RedisServer::start();
@@ -81,6 +84,7 @@ fn subscriber_prints_messages_only() {
     assert_eq!(tasks(&lines), expected, "in order, nothing else");
 }
 
+/// Empty, 1 MiB and non-UTF-8 elements and messages are printed, never fatal.
 #[test]
 fn strange_elements_are_printed_not_fatal() {
     let redis = RedisServer::start();
@@ -104,6 +108,8 @@ fn strange_elements_are_printed_not_fatal() {
     assert_eq!(left, 0);
 }
 
+/// A key of the wrong type: the consumer logs Redis's error, backs off (no busy loop) and
+/// resumes once it is a list.
 #[test]
 fn consumer_waits_out_a_key_of_the_wrong_type() {
     let redis = RedisServer::start();
@@ -125,4 +131,23 @@ fn consumer_waits_out_a_key_of_the_wrong_type() {
     let _: () = conn.lpush(QUEUE, "fixed").expect("lpush");
     let lines = consumer.wait_stdout(2, Duration::from_secs(15));
     assert_eq!(tasks(&lines), vec!["fixed"]);
+}
+
+/// A subscriber on a quiet channel checks its connection with PING every 5
+/// quiet seconds and stays subscribed: the PONG of a subscribed connection
+/// is an array, which an earlier version took for an error and
+/// re-subscribed every 5 s, missing what was published meanwhile.
+#[test]
+fn a_quiet_subscriber_stays_subscribed() {
+    let redis = RedisServer::start();
+    let subscriber = start_subscriber(&redis);
+    std::thread::sleep(Duration::from_secs(12));
+    let err = subscriber.stderr_lines();
+    let subscribed = err.iter().filter(|l| l.contains("subscribed to")).count();
+    assert_eq!(subscribed, 1, "{err:?}");
+    assert!(!err.iter().any(|l| l.contains("missed")), "{err:?}");
+    let receivers: usize = redis.conn().publish(CHANNEL, "late").expect("publish");
+    assert_eq!(receivers, 1);
+    let lines = subscriber.wait_stdout(2, Duration::from_secs(5));
+    assert_eq!(tasks(&lines), ["late"]);
 }

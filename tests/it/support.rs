@@ -4,8 +4,6 @@
 //! Each test starts its own Redis on a free loopback port with its own temp
 //! dir, so tests run in parallel without sharing anything.
 
-#![allow(dead_code)] // each test file uses a different part of this module
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -17,6 +15,30 @@ use std::time::{Duration, Instant};
 
 pub const QUEUE: &str = "task:prodcons:queue";
 pub const CHANNEL: &str = "task:pubsub:channel";
+/// The processing list of the reliable consumers the tests start with
+/// `CONSUMER_NAME=test`.
+pub const PROCESSING: &str = "task:prodcons:processing:test";
+
+/// True when the tests run as root (network namespaces, chroot).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
+        .unwrap_or(false)
+}
+
+/// How many times each item occurs.
+pub fn count_each<T: std::hash::Hash + Eq + Clone>(
+    items: &[T],
+) -> std::collections::HashMap<T, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for item in items {
+        *counts.entry(item.clone()).or_insert(0) += 1;
+    }
+    counts
+}
 
 /// A `redis-server` of our own, killed on drop.
 pub struct RedisServer {
@@ -74,16 +96,15 @@ impl RedisServer {
                  sudo apt-get install -y redis-server (scripts/test does this)"
             ),
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return false; // port taken, most likely
-            }
-            if self.ping() {
-                self.child = Some(child);
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
+        let mut exited = false;
+        let up = eventually(Duration::from_secs(10), || {
+            // Exited at once: the port was taken, most likely.
+            exited = matches!(child.try_wait(), Ok(Some(_)));
+            exited || self.ping()
+        });
+        if up && !exited {
+            self.child = Some(child);
+            return true;
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -137,17 +158,27 @@ impl RedisServer {
 
     /// Starts again on the same port and dir (after [`kill`](Self::kill)).
     pub fn restart(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.spawn() {
-            assert!(Instant::now() < deadline, "redis-server did not restart");
-            thread::sleep(Duration::from_millis(100));
-        }
+        let restarted = eventually(Duration::from_secs(10), || self.spawn());
+        assert!(restarted, "redis-server did not restart");
     }
 }
 
 impl Drop for RedisServer {
+    /// Kills the server and removes its dir; a failing test first shows
+    /// the end of the server's log.
     fn drop(&mut self) {
         self.kill();
+        if thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            eprintln!(
+                "--- last lines of redis-server's log (port {}) ---",
+                self.port
+            );
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -221,16 +252,9 @@ impl Program {
 
     /// Waits until a stderr line contains `text`.
     pub fn wait_stderr(&self, text: &str, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(line) = self.stderr_lines().into_iter().find(|l| l.contains(text)) {
-                return Some(line);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        let find = || self.stderr_lines().into_iter().find(|l| l.contains(text));
+        eventually(timeout, || find().is_some());
+        find()
     }
 
     pub fn pid(&self) -> u32 {
@@ -239,18 +263,21 @@ impl Program {
 
     /// Waits for the exit status, killing the program after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+        let mut status = None;
+        eventually(timeout, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        match status {
+            Some(status) => {
                 // Let the readers catch the last lines.
                 thread::sleep(Duration::from_millis(50));
-                return status.code();
+                status.code()
             }
-            if Instant::now() > deadline {
+            None => {
                 let _ = self.child.kill();
-                return None;
+                None
             }
-            thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -291,14 +318,8 @@ fn collect_lines(pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
 }
 
 fn wait_lines(lines: &Mutex<Vec<String>>, n: usize, timeout: Duration) -> Vec<String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let now = lines.lock().expect("lines").clone();
-        if now.len() >= n || Instant::now() > deadline {
-            return now;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    eventually(timeout, || lines.lock().expect("lines").len() >= n);
+    lines.lock().expect("lines").clone()
 }
 
 /// The `Task get` lines printed so far, without the start line.
@@ -338,9 +359,8 @@ fn start_worker(exe: &str, first: &str, redis: &RedisServer, env: &[(&str, &str)
 
 /// Waits until `n` clients are subscribed to the channel.
 pub fn wait_subscribers(redis: &RedisServer, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let counted = redis::Client::open(redis.url(1))
+    let subscribed = eventually(Duration::from_secs(15), || {
+        redis::Client::open(redis.url(1))
             .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
             .and_then(|mut c| {
                 redis::cmd("PUBSUB")
@@ -348,14 +368,9 @@ pub fn wait_subscribers(redis: &RedisServer, n: usize) {
                     .arg(CHANNEL)
                     .query::<(String, usize)>(&mut c)
             })
-            .map(|(_, n)| n)
-            .unwrap_or(0);
-        if counted >= n {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{n} subscribers never showed up");
-        thread::sleep(Duration::from_millis(20));
-    }
+            .is_ok_and(|(_, counted)| counted >= n)
+    });
+    assert!(subscribed, "{n} subscribers never showed up");
 }
 
 /// The web server on a port the system picks.

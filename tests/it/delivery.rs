@@ -2,8 +2,6 @@
 //! stopping a worker loses nothing. Each test reproduces a failure measured
 //! on the earlier version, against a real redis-server and the real binaries.
 
-mod support;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -11,21 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use redis::Commands;
-use support::*;
-
-/// The processing list of the reliable consumers these tests start
-/// (`CONSUMER_NAME=test`).
-const PROCESSING: &str = "task:prodcons:processing:test";
-
-/// Counts each status in `statuses`.
-fn tally(statuses: &[u16]) -> HashMap<u16, usize> {
-    let mut counts = HashMap::new();
-    for s in statuses {
-        *counts.entry(*s).or_insert(0) += 1;
-    }
-    counts
-}
 
 /// A connection that closes after Redis ran LPUSH and before the reply
 /// left: the old retry pushed again (1,741 to 3,193 extra elements over
@@ -68,7 +53,7 @@ fn connection_kills_under_load_never_double_or_hide_a_push() {
             .flat_map(|c| c.join().expect("client"))
             .collect()
     });
-    let counts = tally(&statuses);
+    let counts = count_each(&statuses);
     let pushed: usize = redis.conn().llen(QUEUE).expect("llen");
     let found = counts.get(&302).copied().unwrap_or(0);
     let maybe = counts.get(&504).copied().unwrap_or(0);
@@ -116,7 +101,7 @@ fn clicks_during_a_stall(redis: &RedisServer, stall: impl FnOnce() + Send, click
     });
     let slowest = answers.iter().map(|a| a.1).max().unwrap_or_default();
     let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
-    let counts = tally(&statuses);
+    let counts = count_each(&statuses);
     eprintln!("{clicks} clicks during a stall: {counts:?}, slowest {slowest:?}");
     for (status, _, text) in &answers {
         match status {
@@ -141,6 +126,8 @@ fn clicks_during_a_stall(redis: &RedisServer, stall: impl FnOnce() + Send, click
     assert_eq!(web.get("/prodcons").status, 302, "and clicks work again");
 }
 
+/// Redis busy in `DEBUG SLEEP 3`: clicks get 503 or 504 in about 2 s, never a 503 for a push
+/// that landed.
 #[test]
 fn debug_sleep_gets_honest_answers_within_about_2_s() {
     let redis = RedisServer::with_args(&["--save", "", "--enable-debug-command", "yes"]);
@@ -153,6 +140,8 @@ fn debug_sleep_gets_honest_answers_within_about_2_s() {
     clicks_during_a_stall(&redis, sleeper, 6);
 }
 
+/// Redis stopped (SIGSTOP) under 20 clicks at once: each answered in about 2 s, queue time
+/// included, and honestly.
 #[test]
 fn a_stopped_redis_gets_honest_answers_within_about_2_s_for_20_clicks() {
     let redis = RedisServer::start();
@@ -228,6 +217,7 @@ fn ctrl_c_and_kill_stop_the_consumers_without_losing_an_element() {
     }
 }
 
+/// SIGTERM or SIGINT: the subscriber stops within a second or so, exit 0, one log line.
 #[test]
 fn the_subscriber_stops_at_once_on_ctrl_c() {
     let redis = RedisServer::start();
@@ -440,6 +430,7 @@ fn errors_are_named_as_redis_named_them() {
     }
 }
 
+/// An IPv6 Redis address is shown as `[::1]:PORT`, not `::1:PORT`.
 #[test]
 fn an_ipv6_address_is_shown_in_brackets() {
     let web = Web::start("redis://[::1]:6390/1");

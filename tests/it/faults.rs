@@ -2,8 +2,6 @@
 //! each program, load, idle and malformed connections, too few file
 //! descriptors, and passwords that must not leak. Every loop is bounded.
 
-mod support;
-
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,8 +9,8 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use redis::Commands;
-use support::*;
 
 /// Pushes `name` through `conn`, reporting whether Redis acknowledged it.
 fn push(conn: &mut redis::Connection, name: &str) -> bool {
@@ -30,6 +28,8 @@ const DURABLE: &[&str] = &[
     "always",
 ];
 
+/// Redis SIGKILLed and restarted (AOF) under the consumer: it waits with backoff, comes back by
+/// itself, and loses at most the element on the wire.
 #[test]
 fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
     let mut redis = RedisServer::with_args(DURABLE);
@@ -93,6 +93,7 @@ fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
     );
 }
 
+/// Every element Redis holds after a crash and restart is printed exactly once.
 #[test]
 fn consumer_keeps_every_element_redis_held_at_the_restart() {
     let mut redis = RedisServer::with_args(DURABLE);
@@ -132,6 +133,8 @@ fn consumer_keeps_every_element_redis_held_at_the_restart() {
     );
 }
 
+/// Redis restarted under the subscriber: it subscribes again by itself and says what it may
+/// have missed.
 #[test]
 fn subscriber_resubscribes_after_a_redis_restart() {
     let mut redis = RedisServer::start();
@@ -167,6 +170,8 @@ fn concurrent_gets(web: &Web, path: &str, clients: usize, each: usize) -> Vec<u1
     })
 }
 
+/// A restart between clicks is found by the PING before the push (302, one push each); an
+/// outage gets 503 within a bound; every worker recovers.
 #[test]
 fn web_answers_503_in_an_outage_and_302_after_on_every_worker() {
     let mut redis = RedisServer::start();
@@ -221,6 +226,8 @@ fn web_answers_503_in_an_outage_and_302_after_on_every_worker() {
     assert!(statuses.iter().all(|&s| s == 302), "{statuses:?}");
 }
 
+/// 8 clients x 150 clicks: the pushes and the subscriber's messages equal the 302 answers
+/// exactly.
 #[test]
 fn under_load_every_302_is_exactly_one_push_or_publish() {
     let redis = RedisServer::start();
@@ -259,6 +266,8 @@ fn own_fd_limit() -> usize {
         .unwrap_or(0)
 }
 
+/// 2,000 silent or half-sent connections: a normal request is still answered, each is closed
+/// after 10 s, threads come back down.
 #[test]
 fn idle_and_half_sent_connections_are_closed_after_10_s() {
     let limit = own_fd_limit();
@@ -338,6 +347,8 @@ fn closed_by_peer(s: &mut TcpStream) -> bool {
     }
 }
 
+/// More connections than `ulimit -n 256` allows: the server accepts again once the burst
+/// closes, and never exits.
 #[test]
 fn out_of_file_descriptors_then_serving_again() {
     let redis = RedisServer::start();
@@ -386,6 +397,8 @@ fn out_of_file_descriptors_then_serving_again() {
     assert_eq!(web.get("/prodcons").status, 302);
 }
 
+/// Malformed, oversized and pipelined requests get their 4xx/505 (or the answer), and the
+/// server keeps serving.
 #[test]
 fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
     let redis = RedisServer::start();
@@ -475,6 +488,8 @@ fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
     assert_eq!(web.get("/").status, 200, "still serving");
 }
 
+/// The password in REDIS_URL never shows in a log line, an error page or a message, even when
+/// Redis is down or refuses it.
 #[test]
 fn the_password_never_shows() {
     let mut redis = RedisServer::with_args(&[
@@ -519,6 +534,7 @@ fn the_password_never_shows() {
     );
 }
 
+/// Without BIND the web server listens on 127.0.0.1:5000, as Flask does.
 #[test]
 fn the_web_server_binds_loopback_by_default() {
     // No BIND: the default. Port 5000 may be busy on this machine; either

@@ -4,24 +4,13 @@
 //! The aarch64 ones run the same way under qemu-user. Needs root (chroot)
 //! and `dist/` (scripts/test runs scripts/release first).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const BINS: [&str; 3] = ["web", "consumer", "subscriber"];
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
-        .unwrap_or(false)
-}
 
 /// An empty root holding `binary` (and the emulator, if any), removed on drop.
 struct EmptyRoot(PathBuf);
@@ -158,11 +147,14 @@ fn serve_from_empty_roots(target: &str, emulator: Option<&str>) {
     );
 }
 
+/// The x86_64 static binaries, each alone in an empty root: a click reaches the consumer and
+/// the subscriber.
 #[test]
 fn x86_64_static_binaries_serve_from_an_empty_root() {
     serve_from_empty_roots("x86_64-unknown-linux-musl", None);
 }
 
+/// The aarch64 static binaries, the same way, under qemu-user.
 #[test]
 fn aarch64_static_binaries_serve_from_an_empty_root_under_qemu() {
     serve_from_empty_roots("aarch64-unknown-linux-musl", Some("qemu-aarch64-static"));

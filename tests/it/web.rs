@@ -1,13 +1,12 @@
 //! The web page against a real redis-server: the three routes, the answers to
 //! bad requests, and a Redis outage.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use redis::Commands;
-use support::*;
 
+/// The page is the original's HTML, UTF-8, with the status under it.
 #[test]
 fn page_is_the_original_in_utf8() {
     let redis = RedisServer::start();
@@ -32,6 +31,7 @@ fn page_is_the_original_in_utf8() {
     assert!(html.contains("task:pubsub:channel: 0 subscribed"), "{html}");
 }
 
+/// The page shows the queue and the subscribers, and still renders when Redis is down.
 #[test]
 fn page_shows_each_click_land_and_the_subscribers() {
     let mut redis = RedisServer::start();
@@ -54,6 +54,8 @@ fn page_shows_each_click_land_and_the_subscribers() {
     );
 }
 
+/// `/prodcons`: one push of a digit 0-9 per click, 302 to `/`, logged as the original logged
+/// it.
 #[test]
 fn prodcons_pushes_one_digit_and_redirects() {
     let redis = RedisServer::start();
@@ -80,6 +82,7 @@ fn prodcons_pushes_one_digit_and_redirects() {
     assert!(values.contains(&value.to_owned()), "{logged} vs {values:?}");
 }
 
+/// The queue is in db 1, and nothing else is written to Redis.
 #[test]
 fn the_queue_is_in_db_1_and_nothing_else_is_written() {
     let redis = RedisServer::start();
@@ -94,6 +97,7 @@ fn the_queue_is_in_db_1_and_nothing_else_is_written() {
     assert_eq!(keys1, vec![QUEUE.to_owned()]);
 }
 
+/// `/pubsub`: the real subscriber prints the digit, and the log says it was received.
 #[test]
 fn pubsub_reaches_the_real_subscriber() {
     let redis = RedisServer::start();
@@ -120,6 +124,7 @@ fn pubsub_reaches_the_real_subscriber() {
     assert_eq!(len, 0);
 }
 
+/// A publish nobody hears: the log says it is gone (pub/sub keeps nothing).
 #[test]
 fn publish_with_no_subscriber_says_it_is_gone() {
     let redis = RedisServer::start();
@@ -132,6 +137,8 @@ fn publish_with_no_subscriber_says_it_is_gone() {
     assert!(logged.contains("no subscriber"), "{logged}");
 }
 
+/// 404 for unknown paths, 405 with `Allow` for other methods, HEAD changes nothing, query
+/// strings are ignored.
 #[test]
 fn unknown_paths_methods_head_and_queries() {
     let redis = RedisServer::start();
@@ -164,6 +171,8 @@ fn unknown_paths_methods_head_and_queries() {
     assert_eq!(len, 1, "a query string is ignored: /prodcons?x=1 pushes");
 }
 
+/// Redis down: 503, an HTML page saying nothing was pushed, how to start Redis and a way back;
+/// 302 once it is back.
 #[test]
 fn redis_down_gives_503_then_recovers() {
     let mut redis = RedisServer::start();
@@ -209,6 +218,8 @@ fn redis_down_gives_503_then_recovers() {
     );
 }
 
+/// A bad setting: one line naming the variable (never the password), exit status 2, nothing
+/// started.
 #[test]
 fn bad_settings_exit_2_with_one_line() {
     let cases: [(&str, &[(&str, &str)]); 6] = [
@@ -241,6 +252,7 @@ fn bad_settings_exit_2_with_one_line() {
     }
 }
 
+/// A port in use: one line naming the address and `in use`, exit status 1.
 #[test]
 fn port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -252,6 +264,8 @@ fn port_in_use_is_a_clear_error() {
     assert!(err.contains(&addr) && err.contains("in use"), "{err}");
 }
 
+/// The queue's key holds a string: 500 with Redis's WRONGTYPE, and fine again once it is a
+/// list.
 #[test]
 fn a_key_of_the_wrong_type_is_a_500_with_redis_words() {
     let redis = RedisServer::start();

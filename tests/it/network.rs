@@ -9,15 +9,13 @@
 //! addresses (192.0.2.0/24, a range kept for documentation) exist only
 //! inside the namespaces these tests make and remove.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::*;
+use crate::support::*;
 
 const REDIS_ADDR: &str = "192.0.2.1";
 
@@ -30,15 +28,6 @@ const HOSTS: [(&str, &str); 6] = [
     ("rel", "192.0.2.5"),
     ("sub", "192.0.2.6"),
 ];
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
-        .unwrap_or(false)
-}
 
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
@@ -287,22 +276,16 @@ fn second_of_day() -> u64 {
 /// Seconds from `cut` (a second of the day) to the first line after it
 /// that contains `text`, waiting up to 40 s for it.
 fn noticed(program: &Program, text: &str, cut: u64) -> Option<u64> {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let found = program
+    let found = || {
+        program
             .stderr_lines()
             .iter()
             .filter(|l| l.contains(text))
             .filter_map(|l| logged_at(l))
-            .find(|&t| t >= cut);
-        if let Some(t) = found {
-            return Some(t - cut);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
+            .find(|&t| t >= cut)
+    };
+    eventually(Duration::from_secs(40), || found().is_some());
+    found().map(|t| t - cut)
 }
 
 /// CPU seconds a process has used (user + system), from /proc.

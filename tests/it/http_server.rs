@@ -2,16 +2,14 @@
 //! crates.io release: bursts of new connections, tricklers, and hostile
 //! requests. Each test drives the real web binary over real sockets.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use redis::Commands;
-use support::*;
 
 /// A bound that only catches tiny_http 0.12's stall (10 s), not a timing test.
 const STALL: Duration = Duration::from_secs(5);

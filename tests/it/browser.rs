@@ -5,8 +5,6 @@
 //! The WebDriver client is the few HTTP calls below over a std `TcpStream`,
 //! with a small JSON reader: no browser-automation crate and no download.
 
-mod support;
-
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -14,7 +12,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 /// The key WebDriver uses for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -22,6 +20,9 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
+/// A person in headless Chromium: the page renders the original's texts; one click is one push
+/// or publish (no second request from the redirect or the favicon), and the page then shows it,
+/// and the queue in BLPOP order.
 #[test]
 fn a_person_clicks_both_links() {
     for exe in [CHROMIUM, CHROMEDRIVER] {
@@ -318,6 +319,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The test's own small JSON and base64 readers (used to talk to chromedriver).
 #[test]
 fn json_and_base64_readers() {
     let reply =

@@ -1,0 +1,155 @@
+//! `scripts/demo`, as a new user runs it: it starts everything or nothing,
+//! says why in one line when a part cannot start, allows one demo at a
+//! time, and leaves nothing behind when stopped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::*;
+
+/// A demo on its own ports and its own DEMO_DIR, running the binaries the
+/// tests built (no release build inside a test).
+fn demo(redis_url: &str, bind: &str, dir: &Path) -> Program {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_web"))
+        .parent()
+        .expect("binary dir")
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned();
+    let mut command = Command::new("scripts/demo");
+    command
+        .env("DEMO_DIR", dir)
+        .env("BIN_DIR", bin_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    Program::start_with(command, &[("REDIS_URL", redis_url), ("BIND", bind)])
+}
+
+fn demo_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("redis_mq-demo-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The processes the demo started (from DEMO_DIR/pids) that still run.
+fn left_running(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("pids"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            let pid = l.split_whitespace().nth(1).unwrap_or("0");
+            Path::new(&format!("/proc/{pid}")).exists()
+                && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .unwrap_or_default()
+                    .contains(") Z ")
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Port 5000 (here: any port) taken by another server: the demo ran on
+/// without its web server and still printed the address, which led to the
+/// other server. Now it says so and stops everything.
+#[test]
+fn a_taken_port_stops_the_demo_with_one_line() {
+    let redis = RedisServer::start();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bind = taken.local_addr().expect("addr").to_string();
+    let dir = demo_dir("taken");
+    let mut demo = demo(&redis.url(1), &bind, &dir);
+    assert_eq!(demo.wait_exit(Duration::from_secs(20)), Some(1));
+    let err = demo.stderr_lines();
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0].contains("web cannot start") && err[0].contains("in use"),
+        "{err:?}"
+    );
+    assert!(
+        !demo.stdout_lines().iter().any(|l| l.contains("open http")),
+        "no address printed: {:?}",
+        demo.stdout_lines()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || left_running(&dir).is_empty()),
+        "{:?}",
+        left_running(&dir)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The whole demo with a private Redis: both links work, a second demo is
+/// refused, and Ctrl-C leaves nothing running.
+#[test]
+fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
+    let redis_port = free_port();
+    let redis_url = format!("redis://127.0.0.1:{redis_port}/1");
+    let bind = format!("127.0.0.1:{}", free_port());
+    let dir = demo_dir("runs");
+    let mut demo = demo(&redis_url, &bind, &dir);
+    let opened = eventually(Duration::from_secs(30), || {
+        demo.stdout_lines()
+            .iter()
+            .any(|l| l.contains("demo: open http"))
+    });
+    assert!(
+        opened,
+        "{:?} {:?}",
+        demo.stdout_lines(),
+        demo.stderr_lines()
+    );
+    let out = demo.stdout_lines();
+    assert!(
+        out.iter().any(|l| l.contains("redis.log")),
+        "says where Redis logs: {out:?}"
+    );
+
+    let addr: std::net::SocketAddr = bind.parse().expect("addr");
+    assert_eq!(
+        http(
+            addr,
+            b"GET /prodcons HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .status,
+        302
+    );
+    assert_eq!(
+        http(
+            addr,
+            b"GET /pubsub HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .status,
+        302
+    );
+    for worker in ["[consumer] Task get", "[subscriber] Task get"] {
+        let seen = eventually(Duration::from_secs(10), || {
+            demo.stdout_lines().iter().any(|l| l.starts_with(worker))
+        });
+        assert!(seen, "{worker}: {:?}", demo.stdout_lines());
+    }
+    assert!(
+        demo.stdout_lines().iter().any(|l| l.starts_with("[web] ")),
+        "prefixed lines"
+    );
+
+    let mut second = self::demo(&redis_url, &format!("127.0.0.1:{}", free_port()), &dir);
+    assert_eq!(second.wait_exit(Duration::from_secs(10)), Some(1));
+    let err = second.stderr_lines();
+    assert!(
+        err.len() == 1 && err[0].contains("already running"),
+        "{err:?}"
+    );
+
+    signal(demo.pid(), "-INT");
+    assert_eq!(
+        demo.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{:?}",
+        demo.stderr_lines()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || left_running(&dir).is_empty()),
+        "{:?}",
+        left_running(&dir)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

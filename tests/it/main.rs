@@ -1,0 +1,29 @@
+//! Every test, in one test binary: a module per topic, all against real
+//! `redis-server` processes and the real binaries (no mock Redis).
+//!
+//! - `web`: the page and its routes, bad requests, a Redis outage.
+//! - `workers`: the consumer and subscriber fed by another client.
+//! - `faults`: Redis crashes, load, idle and malformed connections, passwords.
+//! - `http_server`: the patched tiny_http against bursts, tricklers and
+//!   hostile requests.
+//! - `delivery`: one click is one push, honest answers, stopping loses nothing.
+//! - `reliable`: `consumer --reliable` and competing consumers.
+//! - `network`: several hosts in network namespaces, three network faults
+//!   (root only).
+//! - `minimal_host`: the static binaries in an empty root (root only).
+//! - `demo`: `scripts/demo` as a new user runs it.
+//! - `browser`: a person clicking in headless Chromium.
+//!
+//! `support` starts the servers and programs and reads what they print.
+
+mod browser;
+mod delivery;
+mod demo;
+mod faults;
+mod http_server;
+mod minimal_host;
+mod network;
+mod reliable;
+mod support;
+mod web;
+mod workers;
