@@ -394,14 +394,7 @@ fn the_reliable_consumer_starts_for_a_user_without_info() {
 /// and the page said "not reachable". Now each says what Redis said.
 #[test]
 fn errors_are_named_as_redis_named_them() {
-    let redis = RedisServer::with_args(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--requirepass",
-        "secret",
-    ]);
+    let redis = RedisServer::with_password("secret");
     let wrong = format!("redis://:nope@127.0.0.1:{}/1", redis.port);
     let bad_db = format!("redis://:secret@127.0.0.1:{}/99", redis.port);
     for (url, words) in [

@@ -17,17 +17,6 @@ fn push(conn: &mut redis::Connection, name: &str) -> bool {
     conn.lpush::<_, _, usize>(QUEUE, name).is_ok()
 }
 
-/// Every acknowledged write is on disk before Redis answers it, so a SIGKILL
-/// loses nothing Redis acknowledged.
-const DURABLE: &[&str] = &[
-    "--save",
-    "",
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "always",
-];
-
 /// Redis SIGKILLed and restarted (AOF) under the consumer: it waits with backoff, comes back by
 /// itself, and loses at most the element on the wire.
 #[test]
@@ -492,14 +481,7 @@ fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
 /// Redis is down or refuses it.
 #[test]
 fn the_password_never_shows() {
-    let mut redis = RedisServer::with_args(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--requirepass",
-        "secret",
-    ]);
+    let mut redis = RedisServer::with_password("secret");
     let url = format!("redis://:secret@127.0.0.1:{}/1", redis.port);
     let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
     let subscriber = Program::start(env!("CARGO_BIN_EXE_subscriber"), &[("REDIS_URL", &url)]);

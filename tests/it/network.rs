@@ -153,14 +153,7 @@ impl NetRedis {
                 "no",
             ])
             .args(["--dir", self.dir.to_str().expect("utf-8 dir")])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
+            .args(DURABLE)
             .args(["--daemonize", "no", "--logfile", "redis.log"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -346,19 +339,28 @@ fn drain(rig: &Rig, driver: &mut Program) {
     thread::sleep(Duration::from_secs(1));
 }
 
+/// A rig with Redis, the programs and the driver running for 5 s; `None`
+/// (and a visible SKIPPED) when not root.
+fn rig(name: &str) -> Option<(Rig, NetRedis, Programs, Program)> {
+    if !is_root() {
+        eprintln!("SKIPPED several-hosts test: network namespaces need root");
+        return None;
+    }
+    let rig = Rig::new(name);
+    let redis = NetRedis::start(&rig);
+    let programs = Programs::start(&rig);
+    let driver = start_driver(&rig, 400);
+    thread::sleep(Duration::from_secs(5));
+    Some((rig, redis, programs, driver))
+}
+
 /// Fault 1: a consumer host's link and the subscriber host's link go down
 /// for 30 s, then come back.
 #[test]
 fn a_consumer_and_the_subscriber_cut_off_for_30_s() {
-    if !is_root() {
-        eprintln!("SKIPPED several-hosts test: network namespaces need root");
+    let Some((rig, _redis, programs, mut driver)) = rig("a") else {
         return;
-    }
-    let rig = Rig::new("a");
-    let _redis = NetRedis::start(&rig);
-    let programs = Programs::start(&rig);
-    let mut driver = start_driver(&rig, 400);
-    thread::sleep(Duration::from_secs(5));
+    };
 
     let cut = second_of_day();
     let cpu_before = [
@@ -426,15 +428,9 @@ fn a_consumer_and_the_subscriber_cut_off_for_30_s() {
 /// sends nothing would wait for ever while elements pile up.
 #[test]
 fn redis_restarts_while_its_clients_are_cut_off() {
-    if !is_root() {
-        eprintln!("SKIPPED several-hosts test: network namespaces need root");
+    let Some((rig, mut redis, programs, mut driver)) = rig("b") else {
         return;
-    }
-    let rig = Rig::new("b");
-    let mut redis = NetRedis::start(&rig);
-    let programs = Programs::start(&rig);
-    let mut driver = start_driver(&rig, 400);
-    thread::sleep(Duration::from_secs(5));
+    };
 
     let cut = second_of_day();
     for host in ["c1", "c2", "rel", "sub"] {
@@ -479,15 +475,9 @@ fn redis_restarts_while_its_clients_are_cut_off() {
 /// Fault 3: the Redis host's link goes down for 30 s under everyone.
 #[test]
 fn the_redis_host_cut_off_for_30_s() {
-    if !is_root() {
-        eprintln!("SKIPPED several-hosts test: network namespaces need root");
+    let Some((rig, _redis, programs, mut driver)) = rig("c") else {
         return;
-    }
-    let rig = Rig::new("c");
-    let _redis = NetRedis::start(&rig);
-    let programs = Programs::start(&rig);
-    let mut driver = start_driver(&rig, 400);
-    thread::sleep(Duration::from_secs(5));
+    };
     let click = || -> (u16, f64) {
         let out = rig
             .on("web", "curl")

@@ -19,6 +19,17 @@ pub const CHANNEL: &str = "task:pubsub:channel";
 /// `CONSUMER_NAME=test`.
 pub const PROCESSING: &str = "task:prodcons:processing:test";
 
+/// redis-server settings under which every acknowledged write is on disk
+/// before Redis answers it, so a SIGKILL loses nothing Redis acknowledged.
+pub const DURABLE: &[&str] = &[
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+];
+
 /// True when the tests run as root (network namespaces, chroot).
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -54,6 +65,18 @@ impl RedisServer {
     /// A server without persistence.
     pub fn start() -> RedisServer {
         RedisServer::with_args(&["--save", "", "--appendonly", "no"])
+    }
+
+    /// A server without persistence that asks for `password`.
+    pub fn with_password(password: &str) -> RedisServer {
+        RedisServer::with_args(&[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            password,
+        ])
     }
 
     /// A server with extra `redis-server` arguments.
