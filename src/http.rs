@@ -14,7 +14,7 @@ use std::time::Duration;
 use log::warn;
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
-use crate::redis_link::{Failure, Link, is_unreachable};
+use crate::redis_link::{Failure, Link, RedisTarget};
 
 /// Every answer that needs Redis comes within this time of the request,
 /// whatever Redis does, including the time the request waited for a worker.
@@ -95,7 +95,7 @@ impl Reply {
                 .with_status_code(status)
                 .with_header(header("Allow", "GET, HEAD")),
             Reply::Failed(failure) => {
-                let (said, advice) = failure_words(&failure, &link.target().to_string());
+                let (said, advice) = failure_words(&failure, link.target());
                 warn!("{said}");
                 html_response(error_page(&said, advice)).with_status_code(status)
             }
@@ -104,8 +104,9 @@ impl Reply {
 }
 
 /// What a failure means for the click: one sentence for the log and the
-/// page, and what the user can do about it.
-fn failure_words(failure: &Failure, target: &str) -> (String, &'static str) {
+/// page, and what the user can do about it. Redis's own refusals are put
+/// the way the workers put them ([`RedisTarget::describe`]).
+fn failure_words(failure: &Failure, target: &RedisTarget) -> (String, &'static str) {
     match failure {
         Failure::NotSent(e) => (
             format!("Redis at {target} is not reachable ({e}): nothing was pushed or published."),
@@ -117,21 +118,13 @@ fn failure_words(failure: &Failure, target: &str) -> (String, &'static str) {
             ),
             "Look at the queue on the page before clicking again, or the element may be pushed twice.",
         ),
-        Failure::Refused(e)
-            if !is_unreachable(e) && e.kind() == redis::ErrorKind::AuthenticationFailed =>
-        {
-            (
-                format!(
-                    "Redis at {target} refused the password ({e}): nothing was pushed or published."
-                ),
-                "Check the password in REDIS_URL and restart the web server.",
-            )
-        }
         Failure::Refused(e) => (
-            format!(
-                "Redis at {target} answered with an error: {e}. Nothing was pushed or published."
-            ),
-            "Redis says what is wrong above; fix that in Redis, then click again.",
+            format!("{}. Nothing was pushed or published.", target.describe(e)),
+            if e.kind() == redis::ErrorKind::AuthenticationFailed {
+                "Check the password in REDIS_URL and restart the web server."
+            } else {
+                "Redis says what is wrong above; fix that in Redis, then click again."
+            },
         ),
     }
 }

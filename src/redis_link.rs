@@ -7,7 +7,7 @@
 //!   It resolves the host itself, within the connect timeout (`localhost` is
 //!   loopback without asking anyone, so a host with no `/etc/hosts` works).
 //! - The consumer and subscriber wait out an outage with
-//!   [`RedisTarget::connect_until_ok`] and a capped [`Backoff`].
+//!   [`Reconnect`] and a capped [`Backoff`].
 //! - Each web worker holds a [`Link`], whose [`Link::run`] knows whether a
 //!   failed command may have reached Redis, and so whether a click may be
 //!   retried or must be reported as "may or may not have happened".
@@ -24,7 +24,7 @@ use crate::stop;
 use redis::io::tcp::TcpSettings;
 use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError, RedisResult};
 
-pub use redis::Connection;
+use redis::Connection;
 
 /// How long a connect (name lookup, TCP, then AUTH and SELECT) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
