@@ -217,6 +217,17 @@ fn ctrl_c_and_kill_stop_the_consumers_without_losing_an_element() {
     }
 }
 
+/// SIGHUP (a closed terminal, a dropped ssh session), SIGQUIT (Ctrl-\\) and
+/// SIGUSR1 while draining: the plain consumer lost the element it held each
+/// time. Now they stop it between elements, like SIGTERM.
+#[test]
+fn hangup_quit_and_usr1_stop_the_consumers_without_losing_an_element() {
+    for sig in ["-HUP", "-QUIT", "-USR1", "-USR2", "-ALRM"] {
+        stop_while_draining(&[], sig);
+        stop_while_draining(&["--reliable"], sig);
+    }
+}
+
 /// SIGTERM or SIGINT: the subscriber stops within a second or so, exit 0, one log line.
 #[test]
 fn the_subscriber_stops_at_once_on_ctrl_c() {

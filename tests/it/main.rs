@@ -6,6 +6,8 @@
 //! - `faults`: Redis crashes, load, idle and malformed connections, passwords.
 //! - `http_server`: the patched tiny_http against bursts, tricklers and
 //!   hostile requests.
+//! - `hard_conditions`: workers paused, daemonized, with a broken stderr or
+//!   an ACL; a slow or busy reliable consumer; a frozen Redis; odd elements.
 //! - `delivery`: one click is one push, honest answers, stopping loses nothing.
 //! - `reliable`: `consumer --reliable` and competing consumers.
 //! - `network`: several hosts in network namespaces, three network faults
@@ -20,6 +22,7 @@ mod browser;
 mod delivery;
 mod demo;
 mod faults;
+mod hard_conditions;
 mod http_server;
 mod minimal_host;
 mod network;

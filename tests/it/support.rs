@@ -30,6 +30,9 @@ pub const DURABLE: &[&str] = &[
     "always",
 ];
 
+/// Environment variables for a program under test.
+pub type Env<'a> = &'a [(&'a str, &'a str)];
+
 /// True when the tests run as root (network namespaces, chroot).
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -241,7 +244,8 @@ impl Program {
             .env_remove("REDIS_URL")
             .env_remove("BIND")
             .env_remove("WORKERS")
-            .env_remove("LOG_LEVEL");
+            .env_remove("LOG_LEVEL")
+            .env_remove("CONSUMER_NAME");
         for (k, v) in env {
             command.env(k, v);
         }
@@ -361,6 +365,23 @@ pub fn start_consumer(redis: &RedisServer, extra_env: &[(&str, &str)]) -> Progra
         redis,
         extra_env,
     )
+}
+
+/// Starts `consumer ARGS` and waits for its start line.
+pub fn start_consumer_with(
+    redis: &RedisServer,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Program {
+    let url = redis.url(1);
+    let mut env = vec![("REDIS_URL", url.as_str())];
+    env.extend_from_slice(extra_env);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_consumer"));
+    command.args(args);
+    let program = Program::start_with(command, &env);
+    let lines = program.wait_stdout(1, Duration::from_secs(10));
+    assert_eq!(lines.first().map(String::as_str), Some("监听任务队列"));
+    program
 }
 
 /// Starts the subscriber and waits until Redis counts it on the channel.
