@@ -5,21 +5,21 @@
 //! Two things differ, both for delivery: the pop waits at most `WAIT` (2 s)
 //! at a time, so Ctrl-C or `kill` is noticed between two elements and never
 //! loses one; and an element whose line cannot be written goes back to the
-//! head of the queue. Reconnecting is `Reconnect`'s (`src/redis_link.rs`).
+//! head of the queue. Reconnecting is `Reconnect`'s (`src/reconnect.rs`).
 //!
 //! `consumer --reliable` is the at-least-once consumer of `src/reliable.rs`.
 
-use std::io;
 use std::process::ExitCode;
 
 use log::warn;
 use redis::{Commands, Connection, RedisResult};
-use redis_mq::config::{self, or_exit};
+use redis_mq::exit::{self, Stop};
 use redis_mq::names::PRODCONS_QUEUE;
 use redis_mq::print::{self, Output};
-use redis_mq::redis_link::{Reconnect, RedisTarget, WAIT, WORKER_READ_TIMEOUT};
+use redis_mq::reconnect::{CONSUMER_READ_TIMEOUT, Reconnect, WAIT};
+use redis_mq::redis_target::RedisTarget;
 use redis_mq::worker::{self, Start};
-use redis_mq::{reliable, stop};
+use redis_mq::{config, reliable, signals};
 
 /// `class Task(object)`
 struct Task {
@@ -29,30 +29,30 @@ struct Task {
 }
 
 impl Task {
-    /// `def __init__(self)`
-    fn new(target: RedisTarget) -> Task {
-        let reconnect = Reconnect::new(target, Some(WORKER_READ_TIMEOUT));
+    /// `def __init__(self)`; `Err` only when asked to stop while Redis is away.
+    fn new(target: RedisTarget) -> Result<Task, Stop> {
+        let reconnect = Reconnect::new(target, Some(CONSUMER_READ_TIMEOUT));
         // self.rcon = redis.StrictRedis(host='localhost', db=1)
-        let rcon = reconnect.first();
+        let rcon = reconnect.connect()?;
         // self.queue = 'task:prodcons:queue'
         let queue = PRODCONS_QUEUE;
-        Task {
+        Ok(Task {
             rcon,
             queue,
             reconnect,
-        }
+        })
     }
 
-    /// `def listen_task(self)`: until Ctrl-C, or until stdout fails.
-    fn listen_task(&mut self, out: &mut Output) -> io::Result<()> {
+    /// `def listen_task(self)`: until asked to stop, or until stdout fails.
+    fn listen_task(&mut self, out: &mut Output) -> Result<(), Stop> {
         // while True:
-        while !stop::requested() {
+        while !signals::stop_requested() {
             // task = self.rcon.blpop(self.queue, 0)[1]
             let task = match self.blpop() {
                 Ok(Some(task)) => task,
                 Ok(None) => continue, // nothing within WAIT
                 Err(e) => {
-                    self.rcon = self.reconnect.after(&e);
+                    self.rcon = self.reconnect.after(&e)?;
                     continue;
                 }
             };
@@ -77,15 +77,19 @@ impl Task {
 }
 
 /// `if __name__ == '__main__':`
-fn main() -> ExitCode {
-    let reliable = or_exit(config::consumer_args());
-    let Start { target, mut out } = worker::start();
+fn run() -> Result<(), Stop> {
+    let reliable = config::consumer_args()?;
+    let Start { target, mut out } = worker::start()?;
     if reliable {
-        return reliable::main(target, &mut out);
+        return reliable::run(target, &mut out);
     }
     // print('监听任务队列')
-    let started = print::line(&mut out, "监听任务队列");
+    print::line(&mut out, "监听任务队列")?;
     // Task().listen_task()
-    let done = started.and_then(|()| Task::new(target).listen_task(&mut out));
-    worker::exit("consumer", done)
+    Task::new(target)?.listen_task(&mut out)
+}
+
+/// The one place the consumer ends: its exit status, and a line saying why.
+fn main() -> ExitCode {
+    exit::status("consumer", run())
 }

@@ -1,31 +1,36 @@
 //! The web page: producer and publisher, the original's Flask app (`app.py`).
 //!
-//! Read it beside the original; each Python line stands as a comment above
-//! the Rust that replaces it.
+//! Read it beside the original; each Python line of the three routes stands
+//! as a comment above the Rust that replaces it. One line has no
+//! counterpart: `/pubsub` in app.py first makes a pubsub object and
+//! subscribes it (`ps = rcon.pubsub()`, `ps.subscribe(pubsub_channel)`),
+//! which nothing ever reads; the README says why the port leaves it out.
 //!
 //! | app.py | here |
 //! |---|---|
-//! | `rcon = redis.StrictRedis(host='localhost', db=1)` | `main`: `Link::new(target)`, one per worker |
+//! | `rcon = redis.StrictRedis(host='localhost', db=1)` | `run`: `Link::new(target)`, one per worker |
 //! | `prodcons_queue`, `pubsub_channel` | `PRODCONS_QUEUE`, `PUBSUB_CHANNEL` (`src/names.rs`) |
 //! | `@app.route(...)` | `route`, the table |
 //! | `def index()`, `def prodcons()`, `def pubsub()` | `index`, `prodcons`, `pubsub` |
-//! | `app.run(debug=True)` | `main`: one tiny_http `Server`, `WORKERS` threads |
+//! | `app.run(debug=True)` | `run`: one tiny_http `Server`, `WORKERS` threads |
 //!
 //! What keeps it safe lives in the library, out of these lines:
-//! `Link::run` (timeouts, reconnects, never a command sent twice) and
-//! `http::respond` (HEAD, the 2 s bound, one place that turns a Redis
-//! failure into a status).
+//! `Link::run` (timeouts, reconnects, never a command sent twice; a failure
+//! comes back as `Reply::Failed`) and `http::respond` (HEAD, the 2 s bound,
+//! one place that turns a failure into a status and a page).
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread;
 
 use log::info;
 use redis::{Commands, Connection, RedisResult};
-use redis_mq::config::{self, or_exit};
+use redis_mq::exit::{self, Stop};
 use redis_mq::http::{self, Reply};
 use redis_mq::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
-use redis_mq::redis_link::Link;
-use redis_mq::{logging, page};
+use redis_mq::page::{self, Clicks};
+use redis_mq::web_link::Link;
+use redis_mq::{config, logging};
 use tiny_http::{Method, Server};
 
 /// The original page, byte for byte; `index` adds what each click did under it.
@@ -41,11 +46,15 @@ const INDEX_HTML: &str = r#"
 "#;
 
 /// Flask's routing table: one arm per `@app.route`.
-fn route(method: &Method, path: &str, link: &mut Link) -> Reply {
+fn route(method: &Method, path: &str, link: &mut Link, clicks: &Clicks) -> Reply {
     match (method, path) {
-        (Method::Get, "/") => index(link),
-        (Method::Get, "/prodcons") => link.run(prodcons).into(),
-        (Method::Get, "/pubsub") => link.run(pubsub).into(),
+        (Method::Get, "/") => index(link, clicks),
+        (Method::Get, "/prodcons") => link
+            .run(|rcon| prodcons(rcon, clicks))
+            .unwrap_or_else(Reply::Failed),
+        (Method::Get, "/pubsub") => link
+            .run(|rcon| pubsub(rcon, clicks))
+            .unwrap_or_else(Reply::Failed),
         (_, "/" | "/prodcons" | "/pubsub") => Reply::MethodNotAllowed,
         _ => Reply::NotFound,
     }
@@ -53,26 +62,26 @@ fn route(method: &Method, path: &str, link: &mut Link) -> Reply {
 
 /// `@app.route('/')`: the original page, and under it what the last
 /// clicks did, what waits in the queue and who listens (`src/page.rs`).
-fn index(link: &mut Link) -> Reply {
+fn index(link: &mut Link, clicks: &Clicks) -> Reply {
     // return html
-    Reply::Page(format!("{INDEX_HTML}{}", page::status(link)))
+    Reply::Page(format!("{INDEX_HTML}{}", page::status_html(link, clicks)))
 }
 
 /// `@app.route('/prodcons')`: the producer.
-fn prodcons(rcon: &mut Connection) -> RedisResult<Reply> {
+fn prodcons(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     // elem = random.randrange(10)
     let elem = rand::random_range(0..10);
     // rcon.lpush(prodcons_queue, elem)
     let _: () = rcon.lpush(PRODCONS_QUEUE, elem)?;
     // logging.info("lpush {} -- {}".format(prodcons_queue, elem))
     info!("lpush {} -- {}", PRODCONS_QUEUE, elem);
-    page::clicked(format!("pushed {elem}"));
+    clicks.record(format!("pushed {elem}"));
     // return redirect('/')
     Ok(Reply::Redirect("/"))
 }
 
 /// `@app.route('/pubsub')`: the publisher.
-fn pubsub(rcon: &mut Connection) -> RedisResult<Reply> {
+fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     // elem = random.randrange(10)
     let elem = rand::random_range(0..10);
     // rcon.publish(pubsub_channel, elem)
@@ -84,7 +93,7 @@ fn pubsub(rcon: &mut Connection) -> RedisResult<Reply> {
     } else {
         info!("publish {PUBSUB_CHANNEL} -- {elem} (received by {receivers} subscribers)");
     }
-    page::clicked(format!(
+    clicks.record(format!(
         "published {elem}, received by {receivers} subscribers"
     ));
     // return redirect('/')
@@ -93,16 +102,14 @@ fn pubsub(rcon: &mut Connection) -> RedisResult<Reply> {
 
 /// `app.run()`: like tiny_http's hello-world example, one `Server` shared by
 /// `WORKERS` threads, each with its own connection to Redis.
-fn main() {
-    let target = or_exit(config::redis_from_env());
-    let bind = or_exit(config::bind_from_env());
-    let workers = or_exit(config::workers_from_env());
-    logging::init(or_exit(config::log_level_from_env()));
+fn run() -> Result<(), Stop> {
+    let target = config::redis_from_env()?;
+    let bind = config::bind_from_env()?;
+    let workers = config::workers_from_env()?;
+    logging::init(config::log_level_from_env()?);
 
-    let server = Server::http(bind).unwrap_or_else(|e| {
-        eprintln!("redis_mq: cannot listen on {bind}: {e} (is another server using it? set BIND)");
-        std::process::exit(1)
-    });
+    let server =
+        Server::http(bind).map_err(|e| Stop::Cannot(http::cannot_listen(bind, e.as_ref())))?;
     // With BIND=127.0.0.1:0 the system picks the port; say which one it is.
     info!(
         "serving http://{}/ with {workers} workers; Redis at {target}",
@@ -110,13 +117,17 @@ fn main() {
     );
 
     let server = Arc::new(server);
+    let clicks = Arc::new(Clicks::new());
     let threads: Vec<_> = (0..workers)
         .map(|_| {
             let server = Arc::clone(&server);
+            let clicks = Arc::clone(&clicks);
             let mut link = Link::new(target.clone());
             thread::spawn(move || {
                 for request in server.incoming_requests() {
-                    http::respond(request, &mut link, route);
+                    http::respond(request, &mut link, |method, path, link| {
+                        route(method, path, link, &clicks)
+                    });
                 }
             })
         })
@@ -124,4 +135,10 @@ fn main() {
     for thread in threads {
         let _ = thread.join();
     }
+    Ok(())
+}
+
+/// The one place the web server ends: its exit status, and a line saying why.
+fn main() -> ExitCode {
+    exit::status("web", run())
 }

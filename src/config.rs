@@ -10,7 +10,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use log::LevelFilter;
 
-use crate::redis_link::RedisTarget;
+use crate::redis_target::{self, RedisTarget};
 
 /// The original's Redis: `redis.StrictRedis(host='localhost', db=1)`.
 pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/1";
@@ -39,9 +39,15 @@ fn var(name: &str) -> Option<String> {
 /// The error never repeats the URL: it may hold a password.
 pub fn redis_from_env() -> Result<RedisTarget, ConfigError> {
     let url = var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
-    RedisTarget::open(&url).map_err(|e| {
+    let expected = "expected redis://[[user]:password@]host[:port][/db]";
+    if let Some(why) = redis_target::unsupported(&url) {
+        return Err(ConfigError(format!(
+            "REDIS_URL is not usable: {why} ({expected})"
+        )));
+    }
+    RedisTarget::parse(&url).map_err(|e| {
         ConfigError(format!(
-            "REDIS_URL is not a usable Redis URL ({}); expected redis://[:password@]host[:port][/db]",
+            "REDIS_URL is not a usable Redis URL ({}); {expected}",
             e.detail().unwrap_or("it did not parse")
         ))
     })
@@ -99,40 +105,20 @@ pub fn consumer_args() -> Result<bool, ConfigError> {
 }
 
 /// `CONSUMER_NAME`, the reliable consumer's name (its processing list is
-/// named after it); by default the host's name and the process id, which
-/// is unique among running consumers. A consumer restarted with the same
-/// name takes back its own list at once.
-pub fn consumer_name_from_env() -> Result<String, ConfigError> {
+/// named after it); `None` when unset, for the default the reliable
+/// consumer makes.
+pub fn consumer_name_from_env() -> Result<Option<String>, ConfigError> {
     match var("CONSUMER_NAME") {
-        Some(name) if name.bytes().all(|b| b.is_ascii_graphic()) => Ok(name),
+        Some(name) if name.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(name)),
         Some(name) => Err(ConfigError(format!(
             "CONSUMER_NAME={name:?} must be printable ASCII without spaces"
         ))),
-        None => {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_owned())
-                .unwrap_or_default();
-            let host = if host.is_empty() {
-                "host".to_owned()
-            } else {
-                host
-            };
-            Ok(format!("{host}-{}", std::process::id()))
-        }
+        None => Ok(None),
     }
 }
 
 /// A stdout the workers cannot print to: refuse to start, rather than
 /// print into nothing.
-pub fn output_error(e: std::io::Error) -> ConfigError {
+pub fn unusable_stdout(e: std::io::Error) -> ConfigError {
     ConfigError(format!("cannot print to stdout: {e}"))
-}
-
-/// Unwraps a setting, or prints its one-line error and exits with status 2
-/// (the usual status for a usage error).
-pub fn or_exit<T>(setting: Result<T, ConfigError>) -> T {
-    setting.unwrap_or_else(|e| {
-        eprintln!("redis_mq: {e}");
-        std::process::exit(2)
-    })
 }

@@ -14,7 +14,8 @@ use std::time::Duration;
 use log::warn;
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
-use crate::redis_link::{Failure, Link, RedisTarget};
+use crate::redis_target::RedisTarget;
+use crate::web_link::{Failure, Link};
 
 /// Every answer that needs Redis comes within this time of the request,
 /// whatever Redis does, including the time the request waited for a worker.
@@ -31,13 +32,6 @@ pub enum Reply {
     Failed(Failure),
 }
 
-/// A route's call to Redis, through [`Link::run`]: its reply, or why not.
-impl From<Result<Reply, Failure>> for Reply {
-    fn from(result: Result<Reply, Failure>) -> Reply {
-        result.unwrap_or_else(Reply::Failed)
-    }
-}
-
 /// Answers one request with `route(method, path, link)`.
 ///
 /// HEAD must not change anything: `HEAD /` is answered as `GET /` (tiny_http
@@ -45,7 +39,11 @@ impl From<Result<Reply, Failure>> for Reply {
 /// running its route. A query string is ignored, as Flask ignores it here. A
 /// panic answers this one request with 500 (tiny_http does so for a request
 /// dropped unanswered) and leaves the worker running with a new connection.
-pub fn respond(request: Request, link: &mut Link, route: fn(&Method, &str, &mut Link) -> Reply) {
+pub fn respond(
+    request: Request,
+    link: &mut Link,
+    route: impl FnOnce(&Method, &str, &mut Link) -> Reply,
+) {
     link.answer_by(request.received_at() + ANSWER_WITHIN);
     let path = request.url().split('?').next().unwrap_or("").to_owned();
     let method = request.method().clone();
@@ -66,7 +64,8 @@ pub fn respond(request: Request, link: &mut Link, route: fn(&Method, &str, &mut 
 }
 
 impl Reply {
-    pub fn status(&self) -> u16 {
+    /// The HTTP status code this reply is sent with.
+    pub fn status_code(&self) -> u16 {
         match self {
             Reply::Page(_) => 200,
             Reply::Redirect(_) => 302,
@@ -84,7 +83,7 @@ impl Reply {
     /// log says). The text names the address and db, never the URL: it may
     /// hold a password.
     fn into_response(self, link: &Link) -> Response<Cursor<Vec<u8>>> {
-        let status = StatusCode(self.status());
+        let status = StatusCode(self.status_code());
         match self {
             Reply::Page(html) => html_response(html),
             Reply::Redirect(to) => Response::from_string("")
@@ -139,14 +138,37 @@ fn error_page(said: &str, advice: &str) -> String {
     )
 }
 
-/// The Redis address and its errors come from outside: show them as text.
+/// Why the web server cannot start on `bind`, in one line. An address this
+/// host does not have is not "another server using it".
+pub fn cannot_listen(
+    bind: std::net::SocketAddr,
+    e: &(dyn std::error::Error + Send + Sync + 'static),
+) -> String {
+    let hint = match e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) {
+        Some(std::io::ErrorKind::AddrInUse) => {
+            "another server is using it; set BIND to another port"
+        }
+        Some(std::io::ErrorKind::AddrNotAvailable) => {
+            "this host has no such address; set BIND to one of its own, such as 127.0.0.1:5000"
+        }
+        Some(std::io::ErrorKind::PermissionDenied) => {
+            "ports below 1024 need privileges; set BIND to a higher port"
+        }
+        _ => "set BIND to another address",
+    };
+    format!("cannot listen on {bind}: {e} ({hint})")
+}
+
+/// The Redis address, its errors and queued elements come from outside:
+/// show them as text.
 pub fn escape_html(text: &str) -> String {
-    if !text.contains(['&', '<', '>']) {
+    if !text.contains(['&', '<', '>', '"']) {
         return text.to_owned();
     }
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn html_response(html: String) -> Response<Cursor<Vec<u8>>> {
@@ -160,4 +182,18 @@ fn text_response(text: &str) -> Response<Cursor<Vec<u8>>> {
 /// A header from constant text, which is always valid.
 fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name, value).expect("constant header is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_leaves_plain_text_alone() {
+        assert_eq!(escape_html("pushed 7"), "pushed 7");
+        assert_eq!(
+            escape_html("<b>\"a\" & b</b>"),
+            "&lt;b&gt;&quot;a&quot; &amp; b&lt;/b&gt;"
+        );
+    }
 }

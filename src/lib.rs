@@ -12,31 +12,43 @@
 //! This crate is the plumbing the original did without:
 //!
 //! - [`names`]: the queue and channel names, as in the original.
-//! - [`config`]: settings from the environment, with the original's defaults.
+//! - [`config`]: settings from the environment and the command line, with
+//!   the original's defaults.
 //! - [`logging`]: one logger set-up for all three programs.
-//! - [`redis_link`]: where Redis is, timeouts, reconnects, backoff, and
-//!   whether a failed command may have run.
+//! - [`exit`]: why a program stops, and the one place that turns that into
+//!   an exit status (called from each `main`).
+//! - [`redis_target`]: where Redis is, opening a connection within a time
+//!   bound, and its failures in words.
+//! - [`reconnect`]: how the consumer and subscriber wait out an outage.
+//! - [`web_link`]: a web worker's connection, and whether a failed command
+//!   may have run.
 //! - [`http`]: what a route answers and how it becomes HTTP; HEAD, the time
 //!   bound, and the one place a Redis failure becomes a status.
 //! - [`page`]: what the page shows under the original's HTML: the last
 //!   clicks, the queue, the subscribers.
 //! - [`print`]: the `Task get N` line, onto a stdout that reports failure.
-//! - [`stop`]: Ctrl-C and `kill` stop the workers between two elements.
-//! - [`worker`]: what the consumer and subscriber share around their loops:
-//!   the start, the exit status, a watch over a quiet subscription.
+//! - [`signals`]: Ctrl-C, `kill` and their kin stop the workers between two
+//!   elements.
+//! - [`worker`]: what the consumer and subscriber do before their loops.
+//! - [`subscription`]: the subscriber's watch over a quiet channel.
 //! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
-//! never stalls) are in the patched tiny_http under `vendor/tiny_http`; see
-//! its `PATCHES.md`.
+//! never stalls) are in the patched tiny_http under `vendor/tiny_http`, and
+//! three fixes to the Redis client in the patched redis under
+//! `vendor/redis`; see each one's `PATCHES.md`.
 
 pub mod config;
+pub mod exit;
 pub mod http;
 pub mod logging;
 pub mod names;
 pub mod page;
 pub mod print;
-pub mod redis_link;
+pub mod reconnect;
+pub mod redis_target;
 pub mod reliable;
-pub mod stop;
+pub mod signals;
+pub mod subscription;
+pub mod web_link;
 pub mod worker;

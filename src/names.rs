@@ -19,3 +19,7 @@ pub const PROCESSING_PREFIX: &str = "task:prodcons:processing:";
 /// A reliable consumer's sign of life, `task:prodcons:consumer:NAME`: a key
 /// that expires unless the consumer keeps renewing it.
 pub const ALIVE_PREFIX: &str = "task:prodcons:consumer:";
+
+/// The names of the reliable consumers, a set: where a consumer looks for
+/// lists whose owner died, without scanning the db.
+pub const CONSUMERS: &str = "task:prodcons:consumers";

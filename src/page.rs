@@ -4,8 +4,10 @@
 //! and how many subscribers listen.
 //!
 //! Nothing of this is written to Redis: the web server remembers its own
-//! last clicks in memory, shared by its workers, and reads the queue and
-//! the subscriber count when the page is asked for.
+//! last clicks in memory ([`Clicks`], shared by its workers), and reads the
+//! queue and the subscriber count when the page is asked for. Whatever the
+//! queue holds, the page stays small: at most [`SHOWN`] elements, each cut
+//! to [`PREVIEW_BYTES`] by Redis before it is sent, shown as text.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -14,46 +16,84 @@ use redis::{Connection, RedisResult};
 
 use crate::http::escape_html;
 use crate::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
-use crate::redis_link::{Failure, Link};
+use crate::web_link::{Failure, Link};
 
 /// How many clicks, and how many waiting elements, the page lists.
 const SHOWN: usize = 10;
 
-/// The last clicks, newest first.
-static CLICKS: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+/// How much of each waiting element the page shows.
+const PREVIEW_BYTES: usize = 64;
 
-/// Remembers what a click did, for the page. Under load, when another
-/// worker is recording its own click at that moment, this one is left out
-/// rather than made to wait: the list is for a person's clicks.
-pub fn clicked(what: String) {
-    if let Ok(mut clicks) = CLICKS.try_lock() {
+/// The last clicks, newest first.
+pub struct Clicks(Mutex<VecDeque<String>>);
+
+impl Clicks {
+    pub fn new() -> Clicks {
+        Clicks(Mutex::new(VecDeque::with_capacity(SHOWN + 1)))
+    }
+
+    /// Remembers what a click did, for the page.
+    pub fn record(&self, what: String) {
+        let mut clicks = self.0.lock().unwrap_or_else(|e| e.into_inner());
         clicks.push_front(escape_html(&what));
         clicks.truncate(SHOWN);
     }
+
+    fn html(&self) -> String {
+        let clicks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if clicks.is_empty() {
+            return "no clicks yet".to_owned();
+        }
+        let shown: Vec<&str> = clicks.iter().map(String::as_str).collect();
+        format!("last clicks, newest first: {}", shown.join("; "))
+    }
 }
+
+impl Default for Clicks {
+    fn default() -> Self {
+        Clicks::new()
+    }
+}
+
+/// `LLEN`, the first [`SHOWN`] elements cut to [`PREVIEW_BYTES`] each (with
+/// their full length), and `PUBSUB NUMSUB`, in one script: the web server
+/// never receives more than it shows.
+const READ_STATUS: &str = "\
+local first = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local shown = {}
+for i, element in ipairs(first) do
+  shown[2 * i - 1] = #element
+  shown[2 * i] = string.sub(element, 1, tonumber(ARGV[2]))
+end
+local numsub = redis.call('PUBSUB', 'NUMSUB', ARGV[3])
+return {redis.call('LLEN', KEYS[1]), shown, numsub[2]}";
 
 /// The queue and the channel as Redis has them now.
 struct Status {
     waiting: usize,
-    /// The first elements of the queue, leftmost first: BLPOP's order.
-    first: Vec<String>,
+    /// The first elements of the queue, leftmost first (BLPOP's order):
+    /// each one's length in bytes and its first bytes.
+    first: Vec<(usize, Vec<u8>)>,
     subscribers: usize,
 }
 
-/// `LLEN`, `LRANGE 0 9` and `PUBSUB NUMSUB`, in one round trip.
 fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
-    let (waiting, first, (_channel, subscribers)): (usize, Vec<String>, (String, usize)) =
-        redis::pipe()
-            .cmd("LLEN")
-            .arg(PRODCONS_QUEUE)
-            .cmd("LRANGE")
-            .arg(PRODCONS_QUEUE)
-            .arg(0)
-            .arg(SHOWN - 1)
-            .cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(PUBSUB_CHANNEL)
-            .query(rcon)?;
+    let (waiting, flat, subscribers): (usize, Vec<redis::Value>, usize) = redis::cmd("EVAL")
+        .arg(READ_STATUS)
+        .arg(1)
+        .arg(PRODCONS_QUEUE)
+        .arg(SHOWN)
+        .arg(PREVIEW_BYTES)
+        .arg(PUBSUB_CHANNEL)
+        .query(rcon)?;
+    let mut first = Vec::with_capacity(flat.len() / 2);
+    for pair in flat.chunks(2) {
+        if let [len, bytes] = pair {
+            let len: usize = redis::from_redis_value_ref(len)?;
+            let bytes: Vec<u8> = redis::from_redis_value_ref(bytes)?;
+            first.push((len, bytes));
+        }
+    }
     Ok(Status {
         waiting,
         first,
@@ -61,21 +101,24 @@ fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
     })
 }
 
+/// One waiting element as the page shows it: text (U+FFFD where it is not
+/// UTF-8), escaped, and shortened with its length when it is long.
+fn shown(len: usize, bytes: &[u8]) -> String {
+    let text = escape_html(&String::from_utf8_lossy(bytes));
+    if len > bytes.len() {
+        format!("{text}… ({len} bytes)")
+    } else {
+        text
+    }
+}
+
 /// The HTML that goes under the original page. It renders when Redis is
 /// down too, and says so.
-pub fn status(link: &mut Link) -> String {
-    let last = {
-        let clicks = CLICKS.lock().unwrap_or_else(|e| e.into_inner());
-        if clicks.is_empty() {
-            "no clicks yet".to_owned()
-        } else {
-            let shown: Vec<&str> = clicks.iter().map(String::as_str).collect();
-            format!("last clicks, newest first: {}", shown.join("; "))
-        }
-    };
+pub fn status_html(link: &mut Link, clicks: &Clicks) -> String {
+    let last = clicks.html();
     let redis = match link.run(read_status) {
         Ok(s) => {
-            let shown = s.first.iter().map(|e| escape_html(e)).collect::<Vec<_>>();
+            let shown: Vec<String> = s.first.iter().map(|(len, b)| shown(*len, b)).collect();
             let more = if s.waiting > shown.len() { ", ..." } else { "" };
             let queue = if s.waiting == 0 {
                 format!("{PRODCONS_QUEUE}: 0 waiting")
@@ -98,4 +141,28 @@ pub fn status(link: &mut Link) -> String {
         ),
     };
     format!("<center><p><small>\n{last}<br>\n{redis}\n</small></p></center>\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_element_is_shown_as_text_shortened_with_its_length() {
+        assert_eq!(shown(1, b"7"), "7");
+        assert_eq!(shown(6, b"caf\xe9 <"), "caf\u{fffd} &lt;");
+        assert_eq!(shown(1000, b"xxxx"), "xxxx… (1000 bytes)");
+    }
+
+    #[test]
+    fn clicks_are_kept_newest_first_and_bounded() {
+        let clicks = Clicks::new();
+        assert_eq!(clicks.html(), "no clicks yet");
+        for n in 0..12 {
+            clicks.record(format!("pushed {n}"));
+        }
+        let html = clicks.html();
+        assert!(html.starts_with("last clicks, newest first: pushed 11; pushed 10"));
+        assert!(html.ends_with("pushed 2"), "{html}");
+    }
 }

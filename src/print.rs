@@ -1,46 +1,52 @@
 //! How a task is printed: the original's `print("Task get", task)`, onto a
 //! stdout that says when it cannot be written.
 //!
-//! Rust's own stdout reports success when its descriptor was closed (the
-//! runtime puts `/dev/null` in its place at start, opened read-write), so a
-//! consumer started with `>&-` printed every element into nothing and the
-//! reliable one then removed them from its processing list. [`stdout`]
-//! refuses that case, and a reader that goes away (a closed pipe) turns
-//! into an error on the next line instead of a panic.
+//! A stdout that was closed when the program started (`consumer >&-`) is
+//! refused: nothing printed there could be read, and the reliable consumer
+//! would then remove every element it "printed". Rust's runtime puts
+//! `/dev/null` in place of a closed descriptor before `main`, and that looks
+//! the same as the `/dev/null` a daemonizer (`daemon(3)`,
+//! `start-stop-daemon --background`, BusyBox, Python's `subprocess.DEVNULL`)
+//! opens on purpose. So the descriptor is looked at once before the runtime
+//! does, from an `.init_array` entry, which the C runtime (glibc and musl
+//! alike) runs before Rust's start-up code: closed then is closed, exactly.
+//! A stdout sent to `/dev/null`, in any open mode, works: that is the
+//! user's choice. A reader that goes away (a closed pipe) turns into an
+//! error on the next line instead of a panic.
 
 use std::fs::File;
 use std::io::{self, LineWriter, Write};
 use std::os::fd::AsFd;
-use std::os::raw::c_int;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where the `Task get` lines go: stdout, flushed after every line.
 pub type Output = LineWriter<File>;
 
-unsafe extern "C" {
-    fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
+/// Whether descriptor 1 was closed when the process started.
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// Runs before Rust's runtime replaces closed standard descriptors.
+extern "C" fn record_stdout_at_start() {
+    // SAFETY: F_GETFD only asks whether descriptor 1 is open.
+    let closed = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } == -1;
+    STDOUT_CLOSED_AT_START.store(closed, Ordering::Relaxed);
 }
-const F_GETFL: c_int = 3;
-const O_ACCMODE: c_int = 3;
-const O_RDWR: c_int = 2;
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static RECORD_STDOUT_AT_START: extern "C" fn() = record_stdout_at_start;
 
 /// Opens stdout for the `Task get` lines, or says why it cannot be used.
 pub fn stdout() -> io::Result<Output> {
-    let fd = io::stdout().as_fd().try_clone_to_owned()?;
-    let file = File::from(fd);
-    let meta = file.metadata()?;
-    // /dev/null is character device 1:3. A shell's `>/dev/null` opens it
-    // write-only; the runtime's stand-in for a closed stdout is read-write.
-    let dev_null = meta.file_type().is_char_device() && meta.rdev() == 0x103;
-    // SAFETY: F_GETFL only reads the flags of a descriptor we own.
-    let flags = unsafe { fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), F_GETFL) };
-    if dev_null && flags >= 0 && flags & O_ACCMODE == O_RDWR {
+    if STDOUT_CLOSED_AT_START.load(Ordering::Relaxed) {
         return Err(io::Error::new(
             io::ErrorKind::BrokenPipe,
-            "stdout is closed; nothing printed could be read",
+            "stdout is closed (started with >&-); nothing printed could be read. \
+             To discard the output, send it to /dev/null",
         ));
     }
-    Ok(LineWriter::new(file))
+    let fd = io::stdout().as_fd().try_clone_to_owned()?;
+    Ok(LineWriter::new(File::from(fd)))
 }
 
 /// Prints one line, such as the start line `监听任务队列`.

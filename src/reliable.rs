@@ -10,25 +10,30 @@
 //!
 //! Each reliable consumer has its own processing list, named after it
 //! (`CONSUMER_NAME`, by default host name and process id), so several can
-//! work on one queue from several hosts. Each renews a key that says it is
-//! alive; a list whose owner has not been seen for [`ALIVE_FOR`] is handed
-//! back to the queue by whichever consumer looks first (at start, then
-//! every [`ALIVE_FOR`]). Redis Streams with consumer groups do all of this
-//! for you: that is the next step.
+//! work on one queue from several hosts. Each writes its name into a
+//! registry (a set) and keeps renewing, from a thread of its own, a key that
+//! says it is alive; a list whose owner has not been seen for [`ALIVE_FOR`]
+//! is handed back to the queue by whichever consumer looks first (at
+//! start, then every [`ALIVE_FOR`]). A slow consumer is not a dead one: its
+//! sign of life does not depend on how long one element takes. Redis
+//! Streams with consumer groups do all of this for you: that is the next
+//! step.
 
-use std::io;
-use std::process::ExitCode;
-use std::thread;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use redis::{Commands, Connection, Direction, RedisError, RedisResult};
 
-use crate::config::{self, or_exit};
-use crate::names::{ALIVE_PREFIX, PROCESSING_PREFIX, PRODCONS_QUEUE};
+use crate::config;
+use crate::exit::Stop;
+use crate::names::{ALIVE_PREFIX, CONSUMERS, PROCESSING_PREFIX, PRODCONS_QUEUE};
 use crate::print::{self, Output};
-use crate::redis_link::{Reconnect, RedisTarget, WAIT, WORKER_READ_TIMEOUT};
-use crate::{stop, worker};
+use crate::reconnect::{CONSUMER_READ_TIMEOUT, Reconnect, WAIT};
+use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget};
+use crate::signals;
 
 /// `LMOVE` in a script that Redis runs even at `maxmemory` (Redis 7's
 /// `allow-oom` flag): Redis refuses `BLMOVE` then, as a command that may
@@ -37,127 +42,209 @@ use crate::{stop, worker};
 const MOVE_AT_MAXMEMORY: &str =
     "#!lua flags=allow-oom\nreturn redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'LEFT')";
 
+/// Hands a consumer's processing list back to the queue, all at once and
+/// only if its sign of life is gone (so never while it lives, and never
+/// twice), and takes its name off the registry: KEYS are the sign of life,
+/// the processing list, the queue and the registry; ARGV the name.
+const HAND_BACK_IF_DEAD: &str = "\
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local handed = 0
+while redis.call('LMOVE', KEYS[2], KEYS[3], 'RIGHT', 'LEFT') do handed = handed + 1 end
+redis.call('SREM', KEYS[4], ARGV[1])
+return handed";
+
 /// A consumer whose sign of life is older than this is taken for dead, and
 /// what it held goes back to the queue.
 pub const ALIVE_FOR: Duration = Duration::from_secs(15);
 
+/// How often the sign of life is renewed: three times within [`ALIVE_FOR`],
+/// so one slow round trip does not let it lapse.
+const RENEW_EVERY: Duration = Duration::from_secs(5);
+
 /// `consumer --reliable`: prints the start line, then moves, prints and
-/// removes until Ctrl-C.
-pub fn main(target: RedisTarget, out: &mut Output) -> ExitCode {
-    let name = or_exit(config::consumer_name_from_env());
-    let reconnect = Reconnect::new(target, Some(WORKER_READ_TIMEOUT));
+/// removes until asked to stop.
+pub fn run(target: RedisTarget, out: &mut Output) -> Result<(), Stop> {
+    let name = config::consumer_name_from_env()?.unwrap_or_else(default_name);
     info!("consumer name {name:?}: processing list {PROCESSING_PREFIX}{name}");
-    let done = print::line(out, "监听任务队列")
-        .and_then(|()| Task::new(reconnect, &name).listen_task(out));
-    worker::exit("consumer", done)
+    print::line(out, "监听任务队列")?;
+    let reconnect = Reconnect::new(target.clone(), Some(CONSUMER_READ_TIMEOUT));
+    let mut task = Task::new(reconnect, &name)?;
+    // Renewed from its own thread, so that however long one element takes
+    // (a stdout that blocks), this consumer is never taken for dead.
+    let _alive = SignOfLife::keep(target, &name, &mut task.rcon);
+    task.listen_task(out)
+}
+
+/// The host's name and the process id: unique among running consumers.
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "host".to_owned()
+    } else {
+        host
+    };
+    format!("{host}-{}", std::process::id())
+}
+
+/// This consumer's sign of life, `task:prodcons:consumer:NAME`, and its
+/// name in the registry `task:prodcons:consumers`, both renewed every
+/// [`RENEW_EVERY`] by a thread with a connection of its own. Dropped (the
+/// consumer stops, for any reason), it deletes the sign, so that another
+/// consumer hands back at once whatever is still held.
+struct SignOfLife {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SignOfLife {
+    /// Renews once on `rcon` before the first element is taken, then
+    /// from a thread.
+    fn keep(target: RedisTarget, name: &str, rcon: &mut Connection) -> SignOfLife {
+        let alive = format!("{ALIVE_PREFIX}{name}");
+        if let Err(e) = renew(rcon, &alive, name) {
+            debug!("cannot renew {alive}: {e}");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let name = name.to_owned();
+        let thread = thread::Builder::new()
+            .name("sign of life".into())
+            .spawn(move || {
+                let mut rcon = None;
+                let mut last = Instant::now();
+                while !stopped.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(50));
+                    if last.elapsed() < RENEW_EVERY {
+                        continue;
+                    }
+                    last = Instant::now();
+                    if rcon.is_none() {
+                        rcon = target.connect(CONNECT_TIMEOUT, Some(CONNECT_TIMEOUT)).ok();
+                    }
+                    if let Some(c) = rcon.as_mut()
+                        && let Err(e) = renew(c, &alive, &name)
+                    {
+                        debug!("cannot renew {alive}: {e}");
+                        rcon = None;
+                    }
+                }
+                let gone =
+                    rcon.or_else(|| target.connect(CONNECT_TIMEOUT, Some(CONNECT_TIMEOUT)).ok());
+                if let Some(mut c) = gone {
+                    let _: RedisResult<()> = c.del(&alive);
+                }
+            })
+            .map_err(|e| warn!("cannot start the sign-of-life thread: {e}"))
+            .ok();
+        SignOfLife { stop, thread }
+    }
+}
+
+impl Drop for SignOfLife {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `PSETEX task:prodcons:consumer:NAME 15000 1` and `SADD
+/// task:prodcons:consumers NAME`, in one round trip.
+fn renew(rcon: &mut Connection, alive: &str, name: &str) -> RedisResult<()> {
+    redis::pipe()
+        .pset_ex(alive, 1, ALIVE_FOR.as_millis() as u64)
+        .ignore()
+        .sadd(CONSUMERS, name)
+        .ignore()
+        .query(rcon)
 }
 
 struct Task {
     rcon: Connection,
     reconnect: Reconnect,
-    /// This consumer's processing list, and its sign of life.
+    /// This consumer's name and processing list.
+    name: String,
     processing: String,
-    alive: String,
-    /// When the sign of life was renewed, and other lists were last looked at.
-    renewed: Option<Instant>,
+    /// When other consumers' lists were last looked at.
     looked: Option<Instant>,
 }
 
 impl Task {
-    fn new(reconnect: Reconnect, name: &str) -> Task {
-        let rcon = reconnect.first();
-        Task {
+    fn new(reconnect: Reconnect, name: &str) -> Result<Task, Stop> {
+        let rcon = reconnect.connect()?;
+        Ok(Task {
             rcon,
             reconnect,
+            name: name.to_owned(),
             processing: format!("{PROCESSING_PREFIX}{name}"),
-            alive: format!("{ALIVE_PREFIX}{name}"),
-            renewed: None,
             looked: None,
-        }
+        })
     }
 
-    /// Move, print, remove; until Ctrl-C. An error means stdout failed (the
-    /// element stays in the processing list) or Redis lacks `BLMOVE`.
-    fn listen_task(&mut self, out: &mut Output) -> io::Result<()> {
+    /// Move, print, remove; until asked to stop. An error means stdout
+    /// failed (the element stays in the processing list) or Redis lacks
+    /// `BLMOVE`.
+    fn listen_task(&mut self, out: &mut Output) -> Result<(), Stop> {
         self.recover(out)?;
-        while !stop::requested() {
-            self.keep_alive();
+        while !signals::stop_requested() {
             self.hand_back_the_dead();
             let task = match self.blmove() {
                 Ok(Some(task)) => task,
                 Ok(None) => continue,
-                Err(e) if e.code() == Some("OOM") => match self.move_at_maxmemory(&e) {
+                Err(e) if e.code() == Some("OOM") => match self.move_at_maxmemory(&e)? {
                     Some(task) => task,
                     None => continue,
                 },
                 Err(e) if e.detail().is_some_and(|d| d.contains("unknown command")) => {
-                    return Err(io::Error::other(format!(
+                    return Err(Stop::Cannot(format!(
                         "consumer --reliable needs Redis 6.2 or newer (for BLMOVE); Redis at {} said: {e}",
                         self.reconnect.target()
                     )));
                 }
                 Err(e) => {
-                    self.rcon = self.reconnect.after(&e);
+                    self.rcon = self.reconnect.after(&e)?;
                     self.recover(out)?;
                     continue;
                 }
             };
             print::task_get(out, &task)?;
-            self.done(&task);
+            self.done(&task)?;
         }
-        // Stopped between elements: nothing is held, so no sign of life is needed.
-        let _: RedisResult<()> = self.rcon.del(&self.alive);
         Ok(())
     }
 
-    /// Renews this consumer's sign of life (every couple of seconds at most).
-    fn keep_alive(&mut self) {
-        if self.renewed.is_some_and(|t| t.elapsed() < WAIT) {
-            return;
-        }
-        let ms = ALIVE_FOR.as_millis() as u64;
-        let renewed: RedisResult<()> = self.rcon.pset_ex(&self.alive, 1, ms);
-        if let Err(e) = renewed {
-            debug!("cannot renew {}: {e}", self.alive);
-        }
-        self.renewed = Some(Instant::now());
-    }
-
     /// Hands back to the queue what consumers that are no longer alive left
-    /// in their processing lists. One `LMOVE` per element, so two consumers
-    /// doing this at once never hand back an element twice.
+    /// in their processing lists ([`HAND_BACK_IF_DEAD`]). Their names come
+    /// from the registry, so the cost does not grow with the db.
     fn hand_back_the_dead(&mut self) {
         if self.looked.is_some_and(|t| t.elapsed() < ALIVE_FOR) {
             return;
         }
         self.looked = Some(Instant::now());
-        let lists: Vec<String> = match self
-            .rcon
-            .scan_match::<_, String>(format!("{PROCESSING_PREFIX}*"))
-        {
-            Ok(keys) => keys.filter_map(Result::ok).collect(),
-            Err(e) => return debug!("cannot look for other consumers' lists: {e}"),
+        let names: Vec<String> = match self.rcon.smembers(CONSUMERS) {
+            Ok(names) => names,
+            Err(e) => return debug!("cannot read {CONSUMERS}: {e}"),
         };
-        for list in lists.into_iter().filter(|l| *l != self.processing) {
-            let owner = &list[PROCESSING_PREFIX.len()..];
-            let alive: RedisResult<bool> = self.rcon.exists(format!("{ALIVE_PREFIX}{owner}"));
-            if !matches!(alive, Ok(false)) {
-                continue;
-            }
-            let mut handed = 0;
-            while let Ok(Some(_)) = self.rcon.lmove::<_, _, Option<Vec<u8>>>(
-                &list,
-                PRODCONS_QUEUE,
-                Direction::Right,
-                Direction::Left,
-            ) {
-                handed += 1;
-            }
-            if handed > 0 {
-                warn!(
+        for owner in names.iter().filter(|n| **n != self.name) {
+            let handed: RedisResult<i64> = redis::cmd("EVAL")
+                .arg(HAND_BACK_IF_DEAD)
+                .arg(4)
+                .arg(format!("{ALIVE_PREFIX}{owner}"))
+                .arg(format!("{PROCESSING_PREFIX}{owner}"))
+                .arg(PRODCONS_QUEUE)
+                .arg(CONSUMERS)
+                .arg(owner)
+                .query(&mut self.rcon);
+            match handed {
+                Ok(handed) if handed > 0 => warn!(
                     "consumer {owner:?} has not been seen for {ALIVE_FOR:?}: handed back the \
                      {handed} elements it held to {PRODCONS_QUEUE}"
-                );
+                ),
+                Ok(_) => {}
+                Err(e) => debug!("cannot hand back what {owner:?} held: {e}"),
             }
         }
     }
@@ -176,7 +263,7 @@ impl Task {
     /// At `maxmemory` with `noeviction`: the same move through
     /// [`MOVE_AT_MAXMEMORY`], which cannot wait, so an empty queue is looked
     /// at again after a short pause.
-    fn move_at_maxmemory(&mut self, oom: &RedisError) -> Option<Vec<u8>> {
+    fn move_at_maxmemory(&mut self, oom: &RedisError) -> Result<Option<Vec<u8>>, Stop> {
         let moved: RedisResult<Option<Vec<u8>>> = redis::cmd("EVAL")
             .arg(MOVE_AT_MAXMEMORY)
             .arg(2)
@@ -184,10 +271,10 @@ impl Task {
             .arg(&self.processing)
             .query(&mut self.rcon);
         match moved {
-            Ok(Some(task)) => Some(task),
+            Ok(Some(task)) => Ok(Some(task)),
             Ok(None) => {
-                thread::sleep(Duration::from_millis(250));
-                None
+                signals::sleep_unless_stopped(Duration::from_millis(250))?;
+                Ok(None)
             }
             Err(e) => {
                 warn!(
@@ -195,15 +282,15 @@ impl Task {
                      script ({e}; needs Redis 7): raise maxmemory or choose an eviction policy",
                     self.reconnect.target()
                 );
-                self.rcon = self.reconnect.after(oom);
-                None
+                self.rcon = self.reconnect.after(oom)?;
+                Ok(None)
             }
         }
     }
 
     /// Prints what an earlier run (or a lost connection) left in the
     /// processing list, oldest first.
-    fn recover(&mut self, out: &mut Output) -> io::Result<()> {
+    fn recover(&mut self, out: &mut Output) -> Result<(), Stop> {
         loop {
             match self
                 .rcon
@@ -215,17 +302,18 @@ impl Task {
                     };
                     warn!("printing an element a consumer took but did not finish");
                     print::task_get(out, &task)?;
-                    self.done(&task);
+                    self.done(&task)?;
                 }
-                Err(e) => self.rcon = self.reconnect.after(&e),
+                Err(e) => self.rcon = self.reconnect.after(&e)?,
             }
         }
     }
 
     /// `LREM task:prodcons:processing:NAME -1 task`, retried until Redis takes it.
-    fn done(&mut self, task: &[u8]) {
+    fn done(&mut self, task: &[u8]) -> Result<(), Stop> {
         while let Err(e) = self.rcon.lrem::<_, _, ()>(&self.processing, -1, task) {
-            self.rcon = self.reconnect.after(&e);
+            self.rcon = self.reconnect.after(&e)?;
         }
+        Ok(())
     }
 }

@@ -152,7 +152,7 @@ fn two_reliable_consumers_never_reprint_each_others_work() {
 }
 
 /// A consumer on another host died holding elements: its processing list
-/// stays, and its sign of life expires. Another consumer hands them back to
+/// and its registered name stay, and its sign of life expires. Another consumer hands them back to
 /// the queue (at start, and every 15 s), and they are printed.
 #[test]
 fn what_a_dead_reliable_consumer_held_is_handed_back() {
@@ -169,6 +169,10 @@ fn what_a_dead_reliable_consumer_held_is_handed_back() {
     let _: () = conn
         .pset_ex("task:prodcons:consumer:recent", 1, 3000)
         .expect("pset_ex");
+    // Both had registered their names, as every reliable consumer does.
+    let _: () = conn
+        .sadd("task:prodcons:consumers", &["gone", "recent"])
+        .expect("sadd");
 
     let consumer = reliable_consumer(&redis);
     let lines = consumer.wait_stdout(4, Duration::from_secs(10));

@@ -281,3 +281,43 @@ fn a_key_of_the_wrong_type_is_a_500_with_redis_words() {
         "fine again once it is a list"
     );
 }
+
+/// Every rejected `REDIS_URL` said "it did not parse", a `BIND` address this
+/// host does not have said "is another server using it?". Now each says
+/// what is wrong: an unsupported scheme by name, with what is supported.
+#[test]
+fn unusable_settings_say_what_is_wrong() {
+    let cases: [(Env, &str, i32); 5] = [
+        (
+            &[("REDIS_URL", "unix:///run/redis.sock")],
+            "Unix sockets are not supported",
+            2,
+        ),
+        (
+            &[("REDIS_URL", "redis+unix:///run/redis.sock")],
+            "Unix sockets are not supported",
+            2,
+        ),
+        (&[("REDIS_URL", "rediss://:pw@h:6380/1")], "TLS", 2),
+        (&[("REDIS_URL", "http://h/")], "only redis://", 2),
+        // TEST-NET-1: no host has it, so the bind fails at once and nothing is sent.
+        (
+            &[("BIND", "192.0.2.1:5000")],
+            "this host has no such address",
+            1,
+        ),
+    ];
+    for (env, words, expected) in cases {
+        let mut web = Program::start(env!("CARGO_BIN_EXE_web"), env);
+        assert_eq!(
+            web.wait_exit(Duration::from_secs(10)),
+            Some(expected),
+            "{env:?}"
+        );
+        let err = web.stderr_lines();
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert!(err[0].contains(words), "{env:?}: {err:?}");
+        assert!(!err[0].contains("pw"), "{err:?}");
+        assert!(!err[0].contains("another server"), "{err:?}");
+    }
+}
