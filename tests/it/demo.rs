@@ -51,6 +51,7 @@ fn left_running(dir: &Path) -> Vec<String> {
 /// without its web server and still printed the address, which led to the
 /// other server. Now it says so and stops everything.
 #[test]
+#[ignore = "needs redis-cli, curl and flock (scripts/test installs them)"]
 fn a_taken_port_stops_the_demo_with_one_line() {
     let redis = RedisServer::start();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -80,6 +81,7 @@ fn a_taken_port_stops_the_demo_with_one_line() {
 /// The whole demo with a private Redis: both links work, a second demo is
 /// refused, and Ctrl-C leaves nothing running.
 #[test]
+#[ignore = "needs redis-cli, curl and flock (scripts/test installs them)"]
 fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
     let redis_port = free_port();
     let redis_url = format!("redis://127.0.0.1:{redis_port}/1");

@@ -258,6 +258,7 @@ fn own_fd_limit() -> usize {
 /// 2,000 silent or half-sent connections: a normal request is still answered, each is closed
 /// after 10 s, threads come back down.
 #[test]
+#[ignore = "needs ulimit -n of 5000 or more (scripts/test raises it)"]
 fn idle_and_half_sent_connections_are_closed_after_10_s() {
     let limit = own_fd_limit();
     assert!(
