@@ -38,14 +38,17 @@ fn var(name: &str) -> Option<String> {
 ///
 /// The error never repeats the URL: it may hold a password.
 pub fn redis_from_env() -> Result<RedisTarget, ConfigError> {
-    let url = var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
+    redis_url(&var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()))
+}
+
+fn redis_url(url: &str) -> Result<RedisTarget, ConfigError> {
     let expected = "expected redis://[[user]:password@]host[:port][/db]";
-    if let Some(why) = redis_target::unsupported(&url) {
+    if let Some(why) = redis_target::unsupported(url) {
         return Err(ConfigError(format!(
             "REDIS_URL is not usable: {why} ({expected})"
         )));
     }
-    RedisTarget::parse(&url).map_err(|e| {
+    RedisTarget::parse(url).map_err(|e| {
         ConfigError(format!(
             "REDIS_URL is not a usable Redis URL ({}); {expected}",
             e.detail().unwrap_or("it did not parse")
@@ -55,7 +58,10 @@ pub fn redis_from_env() -> Result<RedisTarget, ConfigError> {
 
 /// `BIND`, default `127.0.0.1:5000`: loopback only unless asked otherwise.
 pub fn bind_from_env() -> Result<SocketAddr, ConfigError> {
-    let bind = var("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+    bind(&var("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned()))
+}
+
+fn bind(bind: &str) -> Result<SocketAddr, ConfigError> {
     bind.to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
@@ -71,31 +77,39 @@ pub fn bind_from_env() -> Result<SocketAddr, ConfigError> {
 pub fn workers_from_env() -> Result<usize, ConfigError> {
     match var("WORKERS") {
         None => Ok(std::thread::available_parallelism().map_or(2, |n| n.get().max(2))),
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(n) if (1..=1024).contains(&n) => Ok(n),
-            _ => Err(ConfigError(format!(
-                "WORKERS={text:?} is not a whole number from 1 to 1024"
-            ))),
-        },
+        Some(text) => workers(&text),
+    }
+}
+
+fn workers(text: &str) -> Result<usize, ConfigError> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(ConfigError(format!(
+            "WORKERS={text:?} is not a whole number from 1 to 1024"
+        ))),
     }
 }
 
 /// `LOG_LEVEL`, default `info`: one of off, error, warn, info, debug, trace.
 pub fn log_level_from_env() -> Result<LevelFilter, ConfigError> {
-    match var("LOG_LEVEL") {
-        None => Ok(LevelFilter::Info),
-        Some(text) => text.trim().parse().map_err(|_| {
-            ConfigError(format!(
-                "LOG_LEVEL={text:?} is not one of off, error, warn, info, debug, trace"
-            ))
-        }),
-    }
+    var("LOG_LEVEL").map_or(Ok(LevelFilter::Info), |text| log_level(&text))
+}
+
+fn log_level(text: &str) -> Result<LevelFilter, ConfigError> {
+    text.trim().parse().map_err(|_| {
+        ConfigError(format!(
+            "LOG_LEVEL={text:?} is not one of off, error, warn, info, debug, trace"
+        ))
+    })
 }
 
 /// `consumer` mirrors the original; `consumer --reliable` is at-least-once.
 pub fn consumer_args() -> Result<bool, ConfigError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
+    reliable_flag(&std::env::args().skip(1).collect::<Vec<_>>())
+}
+
+fn reliable_flag(args: &[String]) -> Result<bool, ConfigError> {
+    match args {
         [] => Ok(false),
         [flag] if flag == "--reliable" => Ok(true),
         _ => Err(ConfigError(format!(
@@ -108,12 +122,16 @@ pub fn consumer_args() -> Result<bool, ConfigError> {
 /// named after it); `None` when unset, for the default the reliable
 /// consumer makes.
 pub fn consumer_name_from_env() -> Result<Option<String>, ConfigError> {
-    match var("CONSUMER_NAME") {
-        Some(name) if name.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(name)),
-        Some(name) => Err(ConfigError(format!(
+    var("CONSUMER_NAME").map(consumer_name).transpose()
+}
+
+fn consumer_name(name: String) -> Result<String, ConfigError> {
+    if name.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(name)
+    } else {
+        Err(ConfigError(format!(
             "CONSUMER_NAME={name:?} must be printable ASCII without spaces"
-        ))),
-        None => Ok(None),
+        )))
     }
 }
 
@@ -121,4 +139,47 @@ pub fn consumer_name_from_env() -> Result<Option<String>, ConfigError> {
 /// print into nothing.
 pub fn unusable_stdout(e: std::io::Error) -> ConfigError {
     ConfigError(format!("cannot print to stdout: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_url_takes_redis_and_names_what_it_does_not() {
+        let target = redis_url(DEFAULT_REDIS_URL).expect("the default");
+        assert_eq!(target.to_string(), "localhost:6379 (db 1)");
+        let tls = redis_url("rediss://:secret@h/1")
+            .expect_err("TLS")
+            .to_string();
+        assert!(tls.contains("TLS") && !tls.contains("secret"), "{tls}");
+        let bad = redis_url("redis://:secret@h:notaport/1")
+            .expect_err("port")
+            .to_string();
+        assert!(
+            bad.starts_with("REDIS_URL") && !bad.contains("secret"),
+            "{bad}"
+        );
+    }
+
+    #[test]
+    fn bind_workers_and_log_level() {
+        assert_eq!(bind(DEFAULT_BIND).expect("default").port(), 5000);
+        assert!(bind("nowhere").is_err());
+        assert_eq!(workers(" 8 ").expect("8"), 8);
+        for bad in ["0", "1025", "-1", "two"] {
+            assert!(workers(bad).is_err(), "{bad}");
+        }
+        assert_eq!(log_level("debug").expect("debug"), LevelFilter::Debug);
+        assert!(log_level("loud").is_err());
+    }
+
+    #[test]
+    fn consumer_arguments_and_name() {
+        assert!(!reliable_flag(&[]).expect("none"));
+        assert!(reliable_flag(&["--reliable".into()]).expect("--reliable"));
+        assert!(reliable_flag(&["--fast".into()]).is_err());
+        assert_eq!(consumer_name("me".into()).expect("me"), "me");
+        assert!(consumer_name("two words".into()).is_err());
+    }
 }

@@ -109,7 +109,7 @@ fn failure_words(failure: &Failure, target: &RedisTarget) -> (String, &'static s
     match failure {
         Failure::NotSent(e) => (
             format!("Redis at {target} is not reachable ({e}): nothing was pushed or published."),
-            "Start Redis (scripts/demo starts one for you, or run redis-server), then go back and click again.",
+            "If Redis is not running, start it (scripts/demo starts one for you); if it is, see whether it takes connections (maxclients, a firewall). Then go back and click again.",
         ),
         Failure::MaybeSent(e) => (
             format!(

@@ -143,6 +143,13 @@ impl RedisTarget {
     }
 }
 
+/// Like `Display`: the address and db, never the password.
+impl fmt::Debug for RedisTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisTarget({})", self.shown)
+    }
+}
+
 impl fmt::Display for RedisTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown)

@@ -188,3 +188,53 @@ fn host_names_fail_fast_and_by_name_in_an_empty_root() {
         assert!(started.elapsed() < Duration::from_secs(5), "said at once");
     }
 }
+
+/// Daemonized as Debian's `start-stop-daemon --background` does it (stdin,
+/// stdout and stderr on /dev/null opened read-write, detached): the static
+/// consumers refused to start ("stdout is closed") and left the queue
+/// untouched. Now they drain it, and `--stop` (SIGTERM) ends each between
+/// elements.
+#[test]
+#[ignore = "needs start-stop-daemon (Debian's dpkg) and dist/ (scripts/release); scripts/test runs it"]
+fn static_workers_started_by_start_stop_daemon_drain_the_queue() {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/x86_64-unknown-linux-musl");
+    assert!(
+        dist.join("consumer").is_file(),
+        "run scripts/release (scripts/test does)"
+    );
+    let redis = RedisServer::start();
+    for args in [&[][..], &["--reliable"][..]] {
+        let names: Vec<String> = (0..100).map(|n| format!("d{n}")).collect();
+        let _: () = redis::Commands::rpush(&mut redis.conn(), QUEUE, &names).expect("rpush");
+        let pidfile = redis.dir.join(format!("consumer{}.pid", args.len()));
+        let started = Command::new("start-stop-daemon")
+            .args(["--start", "--background", "--make-pidfile", "--pidfile"])
+            .arg(&pidfile)
+            .arg("--exec")
+            .arg(dist.join("consumer"))
+            .arg("--")
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REDIS_URL", redis.url(1))
+            .status()
+            .expect("start-stop-daemon");
+        assert!(started.success(), "{args:?}");
+        assert!(wait_empty(&redis, &[QUEUE]), "{args:?}: drained");
+        let stopped = Command::new("start-stop-daemon")
+            .args([
+                "--stop",
+                "--retry",
+                "TERM/10",
+                "--remove-pidfile",
+                "--pidfile",
+            ])
+            .arg(&pidfile)
+            .status()
+            .expect("start-stop-daemon --stop");
+        assert!(
+            stopped.success(),
+            "{args:?}: stopped by SIGTERM within 10 s"
+        );
+    }
+}

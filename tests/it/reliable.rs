@@ -193,3 +193,28 @@ fn what_a_dead_reliable_consumer_held_is_handed_back() {
         consumer.stderr_lines()
     );
 }
+
+/// README exercise 5, step by step: a reliable consumer stopped while its
+/// BLMOVE waits is handed an element, which Redis keeps in its processing
+/// list; killed with SIGKILL and started again under the same name, it
+/// prints that element first.
+#[test]
+fn exercise_5_what_a_killed_reliable_consumer_held_is_printed_at_its_restart() {
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let mut first = reliable_consumer(&redis);
+    first.wait_stdout(1, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    signal(first.pid(), "-STOP");
+    let _: () = conn.lpush(QUEUE, "held").expect("lpush");
+    let held: Vec<String> = conn.lrange(PROCESSING, 0, -1).expect("lrange");
+    assert_eq!(held, ["held"], "Redis moved it into the processing list");
+    let waiting: usize = conn.llen(QUEUE).expect("llen");
+    assert_eq!(waiting, 0, "the page shows 0 waiting");
+    first.kill();
+    assert!(tasks(&first.stdout_lines()).is_empty());
+    let again = reliable_consumer(&redis);
+    let lines = again.wait_stdout(2, Duration::from_secs(10));
+    assert_eq!(tasks(&lines), ["held"]);
+    assert!(wait_empty(&redis, &[PROCESSING]));
+}

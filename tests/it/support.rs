@@ -232,6 +232,7 @@ pub struct Program {
     child: Child,
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
+    readers: Vec<thread::JoinHandle<()>>,
 }
 
 impl Program {
@@ -255,12 +256,13 @@ impl Program {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the program under test");
-        let stdout = collect_lines(child.stdout.take().expect("piped stdout"));
-        let stderr = collect_lines(child.stderr.take().expect("piped stderr"));
+        let (stdout, out_reader) = collect_lines(child.stdout.take().expect("piped stdout"));
+        let (stderr, err_reader) = collect_lines(child.stderr.take().expect("piped stderr"));
         Program {
             child,
             stdout,
             stderr,
+            readers: vec![out_reader, err_reader],
         }
     }
 
@@ -297,8 +299,11 @@ impl Program {
         });
         match status {
             Some(status) => {
-                // Let the readers catch the last lines.
-                thread::sleep(Duration::from_millis(50));
+                // The readers have every line once they see the pipes close
+                // (a child the program left running may hold them longer).
+                eventually(Duration::from_secs(5), || {
+                    self.readers.iter().all(|r| r.is_finished())
+                });
                 status.code()
             }
             None => {
@@ -324,10 +329,12 @@ impl Drop for Program {
     }
 }
 
-fn collect_lines(pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+fn collect_lines(
+    pipe: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<String>>>, thread::JoinHandle<()>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
-    thread::spawn(move || {
+    let reader = thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();
         while let Ok(n) = reader.read_until(b'\n', &mut line) {
@@ -341,7 +348,7 @@ fn collect_lines(pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
             line.clear();
         }
     });
-    lines
+    (lines, reader)
 }
 
 fn wait_lines(lines: &Mutex<Vec<String>>, n: usize, timeout: Duration) -> Vec<String> {

@@ -151,3 +151,46 @@ fn a_quiet_subscriber_stays_subscribed() {
     let lines = subscriber.wait_stdout(2, Duration::from_secs(5));
     assert_eq!(tasks(&lines), ["late"]);
 }
+
+/// README exercise 1, step by step: a consumer stopped (SIGSTOP) while its
+/// BLPOP waits in Redis is handed the first element pushed within 2 s and
+/// holds it; the rest wait, newest on the left. Continued, it prints the
+/// one it held, then the others newest first. Stopped longer than 2 s, its
+/// BLPOP has ended and all four wait.
+#[test]
+fn exercise_1_a_stopped_consumer_holds_one_and_then_takes_the_newest_first() {
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let consumer = start_consumer(&redis, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    // Clicked at once: Redis hands "a" to the stopped consumer.
+    signal(consumer.pid(), "-STOP");
+    for e in ["a", "b", "c", "d"] {
+        let _: () = conn.lpush(QUEUE, e).expect("lpush");
+    }
+    let waiting: Vec<String> = conn.lrange(QUEUE, 0, -1).expect("lrange");
+    assert_eq!(
+        waiting,
+        ["d", "c", "b"],
+        "three waiting, the newest on the left"
+    );
+    signal(consumer.pid(), "-CONT");
+    let lines = consumer.wait_stdout(5, Duration::from_secs(10));
+    assert_eq!(
+        tasks(&lines),
+        ["a", "d", "c", "b"],
+        "the held one, then newest first"
+    );
+
+    // Clicked after 3 s: the BLPOP ended, so all four wait.
+    signal(consumer.pid(), "-STOP");
+    std::thread::sleep(Duration::from_secs(3));
+    for e in ["e", "f", "g", "h"] {
+        let _: () = conn.lpush(QUEUE, e).expect("lpush");
+    }
+    let waiting: Vec<String> = conn.lrange(QUEUE, 0, -1).expect("lrange");
+    assert_eq!(waiting, ["h", "g", "f", "e"], "four waiting");
+    signal(consumer.pid(), "-CONT");
+    let lines = consumer.wait_stdout(9, Duration::from_secs(10));
+    assert_eq!(tasks(&lines)[4..], ["h", "g", "f", "e"]);
+}
