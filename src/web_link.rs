@@ -20,7 +20,9 @@ pub enum Failure {
     /// closed): it may or may not have run.
     MaybeSent(RedisError),
     /// Redis answered with an error (a wrong key type, a refused password,
-    /// a missing permission): the command did not run.
+    /// a missing permission): the command did not run. Also an answer this
+    /// program cannot use (never one to a push or a publish, whose answers
+    /// are plain numbers).
     Refused(RedisError),
 }
 

@@ -22,7 +22,7 @@ fn push(conn: &mut redis::Connection, name: &str) -> bool {
 #[test]
 fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
     let mut redis = RedisServer::with_args(DURABLE);
-    let consumer = start_consumer(&redis, &[]);
+    let mut consumer = start_consumer(&redis, &[]);
     let mut conn = redis.conn();
 
     let mut acked = Vec::new();
@@ -50,8 +50,7 @@ fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
         wait_empty(&redis, &[QUEUE]),
         "the consumer drained the list"
     );
-    thread::sleep(Duration::from_millis(200));
-    let printed = tasks(&consumer.stdout_lines());
+    let printed = consumer.stop_and_collect();
     let unique: HashSet<&String> = printed.iter().collect();
     assert_eq!(unique.len(), printed.len(), "no element printed twice");
     let acked_set: HashSet<&String> = acked.iter().collect();
@@ -90,7 +89,7 @@ fn consumer_keeps_every_element_redis_held_at_the_restart() {
     for n in 0..1000 {
         assert!(push(&mut conn, &format!("h{n}")));
     }
-    let consumer = start_consumer(&redis, &[]);
+    let mut consumer = start_consumer(&redis, &[]);
     consumer.wait_stdout(301, Duration::from_secs(20));
     signal(consumer.pid(), "-STOP");
     redis.kill();
@@ -99,8 +98,7 @@ fn consumer_keeps_every_element_redis_held_at_the_restart() {
     let held: Vec<String> = redis.conn().lrange(QUEUE, 0, -1).expect("lrange");
     signal(consumer.pid(), "-CONT");
     assert!(wait_empty(&redis, &[QUEUE]), "drained");
-    thread::sleep(Duration::from_millis(200));
-    let printed = tasks(&consumer.stdout_lines());
+    let printed = consumer.stop_and_collect();
     let counts = printed
         .iter()
         .fold(std::collections::HashMap::new(), |mut m, p| {
@@ -220,7 +218,7 @@ fn web_answers_503_in_an_outage_and_302_after_on_every_worker() {
 #[test]
 fn under_load_every_302_is_exactly_one_push_or_publish() {
     let redis = RedisServer::start();
-    let subscriber = start_subscriber(&redis);
+    let mut subscriber = start_subscriber(&redis);
     let web = Web::start(&redis.url(1));
     let before: usize = redis.conn().llen(QUEUE).expect("llen");
 
@@ -235,9 +233,8 @@ fn under_load_every_302_is_exactly_one_push_or_publish() {
     let published = statuses.iter().filter(|&&s| s == 302).count();
     assert!(statuses.iter().all(|&s| s < 500), "no 5xx");
     let lines = subscriber.wait_stdout(published + 1, Duration::from_secs(20));
-    thread::sleep(Duration::from_millis(200));
     assert_eq!(
-        tasks(&subscriber.stdout_lines()).len(),
+        subscriber.stop_and_collect().len(),
         published,
         "{}",
         lines.len()

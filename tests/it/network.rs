@@ -267,7 +267,10 @@ fn second_of_day() -> u64 {
 }
 
 /// Seconds from `cut` (a second of the day) to the first line after it
-/// that contains `text`, waiting up to 40 s for it.
+/// that contains `text`, waiting up to 40 s for it. Counted modulo a day,
+/// so a cut just before midnight and a line just after it are 2 s apart,
+/// not a day; a line from before the cut is more than an hour "after" it
+/// and is passed over.
 fn noticed(program: &Program, text: &str, cut: u64) -> Option<u64> {
     let found = || {
         program
@@ -275,10 +278,23 @@ fn noticed(program: &Program, text: &str, cut: u64) -> Option<u64> {
             .iter()
             .filter(|l| l.contains(text))
             .filter_map(|l| logged_at(l))
-            .find(|&t| t >= cut)
+            .map(|t| since(cut, t))
+            .find(|&after| after < 3600)
     };
     eventually(Duration::from_secs(40), || found().is_some());
-    found().map(|t| t - cut)
+    found()
+}
+
+/// Seconds from `cut` to `t`, both seconds of the day, across midnight too.
+fn since(cut: u64, t: u64) -> u64 {
+    (t + 86_400 - cut) % 86_400
+}
+
+#[test]
+fn seconds_are_counted_across_midnight() {
+    assert_eq!(since(86_399, 1), 2);
+    assert_eq!(since(100, 112), 12);
+    assert!(since(100, 99) > 3600, "a line from before the cut");
 }
 
 /// CPU seconds a process has used (user + system), from /proc.

@@ -41,13 +41,12 @@ fn reliable_consumer_killed_mid_run_loses_nothing() {
         before.len()
     );
 
-    let second = reliable_consumer(&redis);
+    let mut second = reliable_consumer(&redis);
     assert!(
         wait_empty(&redis, &[QUEUE, PROCESSING]),
         "both lists empty at the end"
     );
-    std::thread::sleep(Duration::from_millis(200));
-    let after = tasks(&second.stdout_lines());
+    let after = second.stop_and_collect();
 
     let all: Vec<String> = before.iter().chain(after.iter()).cloned().collect();
     let counts = count_each(&all);
@@ -84,15 +83,16 @@ fn plain_consumer_has_no_processing_list() {
 #[test]
 fn four_competing_consumers_share_the_work_exactly_once() {
     let redis = RedisServer::start();
-    let consumers: Vec<Program> = (0..4).map(|_| start_consumer(&redis, &[])).collect();
+    let mut consumers: Vec<Program> = (0..4).map(|_| start_consumer(&redis, &[])).collect();
     let names = preload(&redis, 20_000);
     assert!(
         wait_empty(&redis, &[QUEUE, PROCESSING]),
         "the queue is drained"
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let per_consumer: Vec<Vec<String>> =
-        consumers.iter().map(|c| tasks(&c.stdout_lines())).collect();
+    let per_consumer: Vec<Vec<String>> = consumers
+        .iter_mut()
+        .map(Program::stop_and_collect)
+        .collect();
     let all: Vec<String> = per_consumer.concat();
     assert_eq!(all.len(), 20_000, "none missing, none twice");
     let counts = count_each(&all);
@@ -126,7 +126,7 @@ fn two_reliable_consumers_never_reprint_each_others_work() {
         // No CONSUMER_NAME: the default, host name and process id, differs.
         Program::start_with(command, &[("REDIS_URL", &redis.url(1))])
     };
-    let consumers = [start(), start()];
+    let mut consumers = [start(), start()];
     let names = preload(&redis, 10_000);
     let lists = || -> Vec<String> {
         redis
@@ -141,10 +141,9 @@ fn two_reliable_consumers_never_reprint_each_others_work() {
             .all(|l| redis.conn().llen::<_, usize>(l).is_ok_and(|n| n == 0))
     });
     assert!(all_empty, "{:?}", lists());
-    std::thread::sleep(Duration::from_millis(300));
     let all: Vec<String> = consumers
-        .iter()
-        .flat_map(|c| tasks(&c.stdout_lines()))
+        .iter_mut()
+        .flat_map(Program::stop_and_collect)
         .collect();
     let counts = count_each(&all);
     assert_eq!(all.len(), 10_000, "none twice");
