@@ -342,3 +342,64 @@ fn a_pipelining_client_cannot_fill_the_servers_memory() {
         "the server stopped reading ahead (the client's 28 MB could not all be sent)"
     );
 }
+
+/// Reads `n` responses from one connection, in order; their statuses.
+fn statuses_of(stream: &mut TcpStream, n: usize) -> Vec<u16> {
+    (0..n)
+        .map(|_| {
+            let bytes = read_response(stream);
+            parse_response(&bytes).map_or(0, |r| r.status)
+        })
+        .collect()
+}
+
+/// A chunked body (patch 5 reads it in full before the request is handed
+/// out) is taken as the request's body, not as the next request: the
+/// pipelined request after it is answered as the second, and nothing in
+/// the body runs.
+#[test]
+fn a_chunked_body_is_read_as_a_body() {
+    let redis = RedisServer::start();
+    let web = Web::start(&redis.url(1));
+    let mut c = TcpStream::connect(web.addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let hidden = "GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n";
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{hidden}\r\n0\r\n\r\n\
+         GET /nowhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        hidden.len()
+    );
+    c.write_all(request.as_bytes()).expect("send");
+    assert_eq!(statuses_of(&mut c, 2), [200, 404]);
+    let pushed: usize = redis.conn().llen(QUEUE).expect("llen");
+    assert_eq!(pushed, 0, "the request inside the body never ran");
+}
+
+/// The 10 s deadline is for each request, counted from when the server
+/// starts waiting for it: a keep-alive connection that sends a request every
+/// 6 s is served for as long as it does (here three requests over 12 s), and
+/// closed 10 s after it falls silent.
+#[test]
+fn the_deadline_starts_again_for_each_request_on_a_kept_connection() {
+    let redis = RedisServer::start();
+    let web = Web::start(&redis.url(1));
+    let mut c = TcpStream::connect(web.addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    for round in 0..3 {
+        if round > 0 {
+            thread::sleep(Duration::from_secs(6));
+        }
+        c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("send");
+        assert_eq!(statuses_of(&mut c, 1), [200], "request {round}");
+    }
+    let silent = Instant::now();
+    let mut rest = Vec::new();
+    let closed = matches!(c.read_to_end(&mut rest), Ok(_));
+    let after = silent.elapsed();
+    assert!(closed, "closed by the server");
+    // Not a timing test: only "about 10 s", never the 6 s a request had.
+    assert!(after > Duration::from_secs(8), "closed after {after:?}");
+}
