@@ -31,7 +31,7 @@ struct Task {
 impl Task {
     /// `def __init__(self)`; `Err` only when asked to stop while Redis is away.
     fn new(target: RedisTarget) -> Result<Task, Stop> {
-        let reconnect = Reconnect::new(target, Some(CONSUMER_READ_TIMEOUT));
+        let mut reconnect = Reconnect::new(target, Some(CONSUMER_READ_TIMEOUT));
         // self.rcon = redis.StrictRedis(host='localhost', db=1)
         let rcon = reconnect.connect()?;
         // self.queue = 'task:prodcons:queue'

@@ -16,8 +16,9 @@
 //!
 //! What keeps it safe lives in the library, out of these lines:
 //! `Link::run` (timeouts, reconnects, never a command sent twice; a failure
-//! comes back as `Reply::Failed`) and `http::respond` (HEAD, the 2 s bound,
-//! one place that turns a failure into a status and a page).
+//! comes back as `Reply::Failed`), `http::confirmed` (with Sentinel, a push
+//! is a 302 only once a replica has it) and `http::respond` (HEAD, the 2 s
+//! bound, one place that turns a failure into a status and a page).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -49,9 +50,10 @@ const INDEX_HTML: &str = r#"
 fn route(method: &Method, path: &str, link: &mut Link, clicks: &Clicks) -> Reply {
     match (method, path) {
         (Method::Get, "/") => index(link, clicks),
-        (Method::Get, "/prodcons") => link
-            .run(|rcon| prodcons(rcon, clicks))
-            .unwrap_or_else(Reply::Failed),
+        (Method::Get, "/prodcons") => {
+            let pushed = link.run(|rcon| prodcons(rcon, clicks));
+            http::confirmed(link, pushed)
+        }
         (Method::Get, "/pubsub") => link
             .run(|rcon| pubsub(rcon, clicks))
             .unwrap_or_else(Reply::Failed),

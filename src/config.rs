@@ -37,8 +37,51 @@ fn var(name: &str) -> Option<String> {
 /// `REDIS_URL`, default `redis://localhost:6379/1`.
 ///
 /// The error never repeats the URL: it may hold a password.
+///
+/// With `REDIS_SENTINELS=host:port,host:port,...` the programs ask those
+/// sentinels for the primary of `REDIS_MASTER` (default `mq`) at every
+/// connect, and `REDIS_URL` gives only the db and the password.
 pub fn redis_from_env() -> Result<RedisTarget, ConfigError> {
-    redis_url(&var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()))
+    let target = redis_url(&var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()))?;
+    match var("REDIS_SENTINELS") {
+        None => Ok(target),
+        Some(list) => {
+            let master = var("REDIS_MASTER").unwrap_or_else(|| DEFAULT_MASTER.to_owned());
+            Ok(target.through_sentinels(sentinels(&list)?, master_name(&master)?))
+        }
+    }
+}
+
+/// The name Sentinel knows the primary by, when `REDIS_MASTER` is unset.
+pub const DEFAULT_MASTER: &str = "mq";
+
+fn sentinels(list: &str) -> Result<Vec<(String, u16)>, ConfigError> {
+    let bad = || {
+        ConfigError(format!(
+            "REDIS_SENTINELS={list:?} is not a list like 127.0.0.1:26379,127.0.0.1:26380"
+        ))
+    };
+    list.split(',')
+        .map(|item| {
+            let item = item.trim();
+            let (host, port) = item.rsplit_once(':').ok_or_else(bad)?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            match port.parse::<u16>() {
+                Ok(port) if port > 0 && !host.is_empty() => Ok((host.to_owned(), port)),
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
+
+fn master_name(name: &str) -> Result<&str, ConfigError> {
+    if name.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(name)
+    } else {
+        Err(ConfigError(format!(
+            "REDIS_MASTER={name:?} must be printable ASCII without spaces"
+        )))
+    }
 }
 
 fn redis_url(url: &str) -> Result<RedisTarget, ConfigError> {
@@ -160,6 +203,26 @@ mod tests {
             bad.starts_with("REDIS_URL") && !bad.contains("secret"),
             "{bad}"
         );
+    }
+
+    #[test]
+    fn sentinels_and_their_master() {
+        let listed = sentinels("127.0.0.1:26379, [::1]:26380").expect("two");
+        assert_eq!(
+            listed,
+            [("127.0.0.1".to_owned(), 26379), ("::1".to_owned(), 26380)]
+        );
+        for bad in ["", "h", "h:0", ":26379", "h:port", "h:1,"] {
+            assert!(sentinels(bad).is_err(), "{bad:?}");
+        }
+        let target = redis_url("redis://:pw@ignored:1/1")
+            .expect("url")
+            .through_sentinels(listed, "mq");
+        assert_eq!(
+            target.to_string(),
+            "the primary of \"mq\" per the sentinels 127.0.0.1:26379,[::1]:26380 (db 1)"
+        );
+        assert!(master_name("two words").is_err());
     }
 
     #[test]

@@ -30,6 +30,22 @@ pub enum Reply {
     MethodNotAllowed,
     /// Redis did not do what the route asked; see [`Failure`].
     Failed(Failure),
+    /// Pushed on the primary, and no replica confirmed it in time (only
+    /// with Sentinel): a failover now may lose it.
+    NotOnAReplica,
+}
+
+/// A push's reply, confirmed on a replica first when there are replicas
+/// ([`Link::confirm_on_a_replica`]): a 302 then means the element is on two
+/// machines.
+pub fn confirmed(link: &mut Link, pushed: Result<Reply, Failure>) -> Reply {
+    match pushed {
+        Ok(reply) => match link.confirm_on_a_replica() {
+            None | Some(1..) => reply,
+            Some(0) => Reply::NotOnAReplica,
+        },
+        Err(failure) => Reply::Failed(failure),
+    }
 }
 
 /// Answers one request with `route(method, path, link)`.
@@ -71,6 +87,7 @@ impl Reply {
             Reply::Redirect(_) => 302,
             Reply::NotFound => 404,
             Reply::MethodNotAllowed => 405,
+            Reply::NotOnAReplica => 202,
             Reply::Failed(failure) => match failure {
                 Failure::Refused(_) => 500,
                 Failure::NotSent(_) => 503,
@@ -96,6 +113,16 @@ impl Reply {
             Reply::Failed(failure) => {
                 let (said, advice) = failure_words(&failure, link.target());
                 warn!("{said}");
+                html_response(error_page(&said, advice)).with_status_code(status)
+            }
+            Reply::NotOnAReplica => {
+                let said = format!(
+                    "Pushed on the primary {}, but no replica confirmed it within the click's time: \
+                     until one has it, a failover may lose it.",
+                    link.node().unwrap_or("(connection lost)")
+                );
+                warn!("{said}");
+                let advice = "Look at the queue on the page before clicking again, or the element may be pushed twice.";
                 html_response(error_page(&said, advice)).with_status_code(status)
             }
         }

@@ -101,6 +101,26 @@ fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
     })
 }
 
+/// With Sentinel: which node is the primary now, and how many replicas
+/// it streams to (`ROLE`), so a failover shows on the page.
+fn primary_html(link: &mut Link) -> String {
+    if !link.target().has_replicas() {
+        return String::new();
+    }
+    let replicas = link.run(|rcon| {
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query(rcon)?;
+        Ok(match role.get(2) {
+            Some(redis::Value::Array(replicas)) => replicas.len(),
+            _ => 0,
+        })
+    });
+    let node = escape_html(link.node().unwrap_or("unknown"));
+    match replicas {
+        Ok(n) => format!("<br>\nprimary: {node} (named by the sentinels), {n} replicas connected"),
+        Err(_) => format!("<br>\nprimary: {node} (named by the sentinels), replicas unknown"),
+    }
+}
+
 /// One waiting element as the page shows it: text (U+FFFD where it is not
 /// UTF-8), escaped, and shortened with its length when it is long.
 fn shown(len: usize, bytes: &[u8]) -> String {
@@ -130,8 +150,9 @@ pub fn status_html(link: &mut Link, clicks: &Clicks) -> String {
                 )
             };
             format!(
-                "{queue}<br>\n{PUBSUB_CHANNEL}: {} subscribed",
-                s.subscribers
+                "{queue}<br>\n{PUBSUB_CHANNEL}: {} subscribed{}",
+                s.subscribers,
+                primary_html(link)
             )
         }
         Err(Failure::Refused(e)) => escape_html(&link.target().describe(&e)),

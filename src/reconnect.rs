@@ -9,7 +9,7 @@ use log::{info, warn};
 use redis::{Connection, RedisError};
 
 use crate::exit::Stop;
-use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_unreachable};
+use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_failover, is_unreachable};
 use crate::signals;
 
 /// How long one `BLPOP` (or `BLMOVE`) of the consumer waits in Redis, and
@@ -30,6 +30,8 @@ pub struct Reconnect {
     /// Waits between commands that Redis keeps refusing.
     refusals: Backoff,
     last_refusal: Option<Instant>,
+    /// The node of the last connection (with Sentinel: the primary then).
+    node: Option<String>,
 }
 
 impl Reconnect {
@@ -39,6 +41,7 @@ impl Reconnect {
             read_timeout,
             refusals: Backoff::new(),
             last_refusal: None,
+            node: None,
         }
     }
 
@@ -48,21 +51,25 @@ impl Reconnect {
 
     /// A connection, however long Redis takes to answer; [`Stop::Asked`]
     /// when a signal asks to stop meanwhile.
-    pub fn connect(&self) -> Result<Connection, Stop> {
+    pub fn connect(&mut self) -> Result<Connection, Stop> {
         let mut backoff = Backoff::new();
         let mut failures = 0u32;
         loop {
-            match self.target.connect(CONNECT_TIMEOUT, self.read_timeout) {
-                Ok(rcon) => {
-                    if failures == 0 {
-                        info!("connected to Redis at {}", self.target);
+            match self.target.open(CONNECT_TIMEOUT, self.read_timeout) {
+                Ok(opened) => {
+                    let at = if self.target.has_replicas() {
+                        format!("{}, {}", opened.node, self.target)
                     } else {
-                        warn!(
-                            "connected to Redis at {} after {failures} failed tries",
-                            self.target
-                        );
+                        self.target.to_string()
+                    };
+                    match self.node.replace(opened.node.clone()) {
+                        Some(was) if was != opened.node => {
+                            warn!("moved to a new primary: connected to Redis at {at}; was {was}")
+                        }
+                        _ if failures == 0 => info!("connected to Redis at {at}"),
+                        _ => warn!("connected to Redis at {at} after {failures} failed tries"),
                     }
-                    return Ok(rcon);
+                    return Ok(opened.rcon);
                 }
                 Err(e) => {
                     failures += 1;
@@ -85,6 +92,12 @@ impl Reconnect {
     pub fn after(&mut self, e: &RedisError) -> Result<Connection, Stop> {
         if is_unreachable(e) {
             warn!("lost the connection to Redis at {}: {e}", self.target);
+        } else if is_failover(e) && self.target.has_replicas() {
+            // The node is no longer the primary: ask the sentinels at once.
+            warn!(
+                "{}; asking the sentinels for the primary",
+                self.target.describe(e)
+            );
         } else {
             // A refusal long after the last one starts the waits over.
             if self

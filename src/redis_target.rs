@@ -4,6 +4,11 @@
 //!
 //! The host is resolved here, within the connect timeout (`localhost` is
 //! loopback without asking anyone, so a host with no `/etc/hosts` works).
+//!
+//! With Sentinel (`REDIS_SENTINELS`), the target is "the primary the
+//! sentinels name", found again at every connect through the redis crate's
+//! own Sentinel support, which also checks with `ROLE` that the node is a
+//! primary; the URL then gives only the db and the password.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -12,6 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use redis::io::tcp::TcpSettings;
+use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{
     Client, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError,
     RedisResult,
@@ -27,6 +33,21 @@ pub struct RedisTarget {
     host: String,
     port: u16,
     shown: String,
+    sentinels: Option<Sentinels>,
+}
+
+/// Where the sentinels are, and the name of the primary they watch.
+#[derive(Clone)]
+struct Sentinels {
+    addrs: Vec<(String, u16)>,
+    master: String,
+}
+
+/// A connection, and the node it goes to (`host:port`): with Sentinel, the
+/// primary the sentinels named this time.
+pub struct Opened {
+    pub rcon: Connection,
+    pub node: String,
 }
 
 /// Why a `REDIS_URL` cannot be used, in words for the user.
@@ -56,12 +77,7 @@ impl RedisTarget {
             .trim_end_matches(']')
             .to_owned();
         let db = info.redis_settings().db();
-        // An IPv6 address is shown as [::1]:6379, so the port stands apart.
-        let shown = if host.contains(':') {
-            format!("[{host}]:{port} (db {db})")
-        } else {
-            format!("{host}:{port} (db {db})")
-        };
+        let shown = format!("{} (db {db})", show_addr(&host, port));
         // One small command per request: send it now rather than let Nagle wait.
         let info = info.set_tcp_settings(TcpSettings::default().set_nodelay(true));
         Ok(RedisTarget {
@@ -69,7 +85,29 @@ impl RedisTarget {
             host,
             port,
             shown,
+            sentinels: None,
         })
+    }
+
+    /// The same db and password, on whichever node the sentinels at `addrs`
+    /// name as the primary of `master`.
+    pub fn through_sentinels(mut self, addrs: Vec<(String, u16)>, master: &str) -> RedisTarget {
+        let listed: Vec<String> = addrs.iter().map(|(h, p)| show_addr(h, *p)).collect();
+        let db = self.info.redis_settings().db();
+        self.shown = format!(
+            "the primary of {master:?} per the sentinels {} (db {db})",
+            listed.join(",")
+        );
+        self.sentinels = Some(Sentinels {
+            addrs,
+            master: master.to_owned(),
+        });
+        self
+    }
+
+    /// True with Sentinel: there are replicas, and a push is confirmed on one.
+    pub fn has_replicas(&self) -> bool {
+        self.sentinels.is_some()
     }
 
     /// Opens a connection. `timeout` bounds the whole of it: name lookup,
@@ -81,20 +119,60 @@ impl RedisTarget {
         timeout: Duration,
         read_timeout: Option<Duration>,
     ) -> RedisResult<Connection> {
+        self.open(timeout, read_timeout).map(|opened| opened.rcon)
+    }
+
+    /// [`connect`](Self::connect), saying which node it reached.
+    pub fn open(&self, timeout: Duration, read_timeout: Option<Duration>) -> RedisResult<Opened> {
         let started = std::time::Instant::now();
-        let addr = self.resolve(timeout)?;
+        let (info, node) = match &self.sentinels {
+            None => {
+                let addr = self.resolve(timeout)?;
+                let node = show_addr(&addr.ip().to_string(), addr.port());
+                let info = self
+                    .info
+                    .clone()
+                    .set_addr(ConnectionAddr::Tcp(addr.ip().to_string(), addr.port()));
+                (info, node)
+            }
+            Some(sentinels) => self.ask_sentinels(sentinels, timeout)?,
+        };
         let left = timeout.saturating_sub(started.elapsed());
         if left.is_zero() {
             return Err(timed_out("no time left to connect"));
         }
-        let info = self
-            .info
-            .clone()
-            .set_addr(ConnectionAddr::Tcp(addr.ip().to_string(), addr.port()));
         let rcon = Client::open(info)?.get_connection_with_timeout(left)?;
         rcon.set_read_timeout(read_timeout)?;
         rcon.set_write_timeout(Some(timeout.max(Duration::from_secs(1))))?;
-        Ok(rcon)
+        Ok(Opened { rcon, node })
+    }
+
+    /// The primary's address, from the first sentinel that names one whose
+    /// `ROLE` says it is the primary. Each sentinel, and the check, get a
+    /// quarter of `timeout` (patch 4 of the vendored redis bounds them), so
+    /// a sentinel that does not answer costs little.
+    fn ask_sentinels(
+        &self,
+        sentinels: &Sentinels,
+        timeout: Duration,
+    ) -> RedisResult<(ConnectionInfo, String)> {
+        let infos: Vec<ConnectionInfo> = sentinels
+            .addrs
+            .iter()
+            .map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port).into_connection_info())
+            .collect::<RedisResult<_>>()?;
+        let mut sentinel = Sentinel::build(infos)?;
+        sentinel.set_timeout(Some(timeout / 4));
+        let node_info = SentinelNodeConnectionInfo::default()
+            .set_redis_connection_info(self.info.redis_settings().clone())
+            .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+        let client = sentinel.master_for(&sentinels.master, Some(&node_info))?;
+        let info = client.get_connection_info().clone();
+        let node = match info.addr() {
+            ConnectionAddr::Tcp(host, port) => show_addr(host, *port),
+            other => other.to_string(),
+        };
+        Ok((info, node))
     }
 
     /// The first address of the host, within `timeout`. `localhost` is
@@ -131,7 +209,9 @@ impl RedisTarget {
     /// refusal in its words (a password, a permission, a bad db); or what
     /// this program could not make of Redis's answer.
     pub fn describe(&self, e: &RedisError) -> String {
-        if is_unreachable(e) {
+        if e.kind() == ErrorKind::MasterNameNotFoundBySentinel {
+            format!("no primary at {self} yet (the sentinels name none that says it is one): {e}")
+        } else if is_unreachable(e) {
             format!("cannot reach Redis at {self}: {e}")
         } else if e.kind() == ErrorKind::AuthenticationFailed {
             format!("Redis at {self} refused the password: {}", redis_words(e))
@@ -156,10 +236,34 @@ impl fmt::Display for RedisTarget {
     }
 }
 
+/// `host:port`; an IPv6 address as `[::1]:6379`, so the port stands apart.
+pub fn show_addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// True when Redis's answer means this node is not (or no longer) the
+/// primary: a replica, or a demoted primary (`READONLY`), a replica that
+/// lost its primary (`MASTERDOWN`), a blocked command ended by a role
+/// change (`UNBLOCKED`). With Sentinel, ask the sentinels again at once:
+/// they name a node only after `ROLE` says it is the primary, so this never
+/// loops. (`NOREPLICAS` and `LOADING` come from the primary itself: those
+/// are waited out with the backoff, like other refusals.)
+pub fn is_failover(e: &RedisError) -> bool {
+    matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "UNBLOCKED"))
+}
+
 /// True when the error means "no answer from Redis" (down, unreachable, too
 /// slow) rather than "Redis answered".
 pub fn is_unreachable(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.kind() == ErrorKind::MasterNameNotFoundBySentinel
 }
 
 /// True when Redis itself answered with an error (its code, such as

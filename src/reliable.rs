@@ -173,7 +173,7 @@ struct Task {
 }
 
 impl Task {
-    fn new(reconnect: Reconnect, name: &str) -> Result<Task, Stop> {
+    fn new(mut reconnect: Reconnect, name: &str) -> Result<Task, Stop> {
         let rcon = reconnect.connect()?;
         Ok(Task {
             rcon,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use log::debug;
 use redis::{Connection, RedisError, RedisResult};
 
-use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_unreachable, timed_out};
+use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_failover, is_unreachable, timed_out};
 
 /// Why [`Link::run`] has no value for the caller.
 #[derive(Debug)]
@@ -54,6 +54,8 @@ pub struct Link {
     deadline: Instant,
     /// The read and write timeout now set on `rcon`.
     timeout: Option<Duration>,
+    /// Where `rcon` goes (`host:port`).
+    node: String,
 }
 
 impl Link {
@@ -64,6 +66,7 @@ impl Link {
             last_used: Instant::now(),
             deadline: Instant::now(),
             timeout: None,
+            node: String::new(),
         }
     }
 
@@ -104,9 +107,56 @@ impl Link {
                 self.rcon = None;
                 Failure::MaybeSent(e)
             } else {
+                if is_failover(&e) {
+                    // Not the primary (any more): the next click asks the
+                    // sentinels again, never writing here again.
+                    self.rcon = None;
+                }
                 Failure::Refused(e)
             }
         })
+    }
+
+    /// With replicas (Sentinel): waits, within what is left of the click's
+    /// time, until at least one replica has every write made so far on this
+    /// connection (`WAIT 1`). `None` without replicas; otherwise how many
+    /// replicas confirmed, 0 when none did in time or when the answer did
+    /// not come. Always on the connection the write went out on: `WAIT` on
+    /// another would confirm nothing.
+    pub fn confirm_on_a_replica(&mut self) -> Option<usize> {
+        if !self.target.has_replicas() {
+            return None;
+        }
+        // WAIT must answer before the connection's read timeout (the time
+        // left) runs out, so it gets that less a margin for the round trip.
+        let Ok(left) = time_left(self.deadline) else {
+            return Some(0);
+        };
+        let wait_ms = left.saturating_sub(Duration::from_millis(100)).as_millis() as u64;
+        if wait_ms == 0 || self.bound().is_err() {
+            return Some(0);
+        }
+        let Some(rcon) = self.rcon.as_mut() else {
+            return Some(0);
+        };
+        let confirmed = redis::cmd("WAIT").arg(1).arg(wait_ms).query::<usize>(rcon);
+        self.last_used = Instant::now();
+        match confirmed {
+            Ok(replicas) => Some(replicas),
+            Err(e) => {
+                debug!("WAIT got no answer ({e}); the push is not confirmed");
+                if is_unreachable(&e) || is_failover(&e) {
+                    self.rcon = None;
+                }
+                Some(0)
+            }
+        }
+    }
+
+    /// The node the kept connection goes to, if there is one (with
+    /// Sentinel: the primary it was named as).
+    pub fn node(&self) -> Option<&str> {
+        self.rcon.as_ref().map(|_| self.node.as_str())
     }
 
     /// Makes `self.rcon` the kept connection, checked if it sat idle, or a
@@ -132,11 +182,12 @@ impl Link {
         }
         if self.rcon.is_none() {
             let left = time_left(self.deadline).map_err(Failure::NotSent)?;
-            let rcon = self
+            let opened = self
                 .target
-                .connect(left.min(CONNECT_TIMEOUT), None)
+                .open(left.min(CONNECT_TIMEOUT), None)
                 .map_err(Failure::before_sending)?;
-            self.rcon = Some(rcon);
+            self.rcon = Some(opened.rcon);
+            self.node = opened.node;
             self.timeout = None;
         }
         self.last_used = Instant::now();

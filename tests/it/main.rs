@@ -10,6 +10,8 @@
 //!   an ACL; a slow or busy reliable consumer; a frozen Redis; odd elements.
 //! - `delivery`: one click is one push, honest answers, stopping loses nothing.
 //! - `reliable`: `consumer --reliable` and competing consumers.
+//! - `sentinel`: a primary, two replicas and three sentinels; the programs
+//!   follow failovers.
 //! - `network`: several hosts in network namespaces, three network faults
 //!   (root only).
 //! - `minimal_host`: the static binaries in an empty root (root only).
@@ -27,6 +29,7 @@ mod http_server;
 mod minimal_host;
 mod network;
 mod reliable;
+mod sentinel;
 mod support;
 mod web;
 mod workers;

@@ -1,0 +1,411 @@
+//! Redis with replicas and Sentinel: a primary, two replicas and three
+//! sentinels on loopback, tuned to fail over in seconds; the three programs
+//! find the primary through the sentinels and follow a failover by
+//! themselves.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+use redis::Commands;
+
+const MASTER: &str = "mq";
+
+/// A Redis node or a sentinel of the rig: its port and process.
+struct Node {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Three Redis nodes (the first starts as the primary) and three sentinels.
+struct Rig {
+    dir: std::path::PathBuf,
+    nodes: Vec<Node>,
+    sentinels: Vec<Node>,
+}
+
+impl Rig {
+    fn start(name: &str) -> Rig {
+        let dir =
+            std::env::temp_dir().join(format!("redis_mq-sentinel-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("rig dir");
+        let mut rig = Rig {
+            dir,
+            nodes: Vec::new(),
+            sentinels: Vec::new(),
+        };
+        let primary = free_port();
+        rig.nodes.push(rig.node(primary, None));
+        for _ in 0..2 {
+            let port = free_port();
+            rig.nodes.push(rig.node(port, Some(primary)));
+        }
+        for _ in 0..3 {
+            let port = free_port();
+            let sentinel = rig.sentinel(port, primary);
+            rig.sentinels.push(sentinel);
+        }
+        let watching = eventually(Duration::from_secs(15), || {
+            rig.sentinels.iter().all(|s| {
+                sentinel_query(s.port, &["SENTINEL", "REPLICAS", MASTER])
+                    .is_some_and(|v| matches!(v, redis::Value::Array(r) if r.len() == 2))
+            })
+        });
+        assert!(watching, "the sentinels see the primary and both replicas");
+        rig
+    }
+
+    /// A redis-server on `port`, a replica of `primary` if given.
+    fn node(&self, port: u16, primary: Option<u16>) -> Node {
+        let dir = self.dir.join(format!("node-{port}"));
+        std::fs::create_dir_all(&dir).expect("node dir");
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--dir", dir.to_str().expect("utf-8 dir")])
+            .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"]);
+        if let Some(primary) = primary {
+            command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        let up = eventually(Duration::from_secs(10), || {
+            sentinel_query(port, &["PING"]).is_some()
+        });
+        assert!(up, "redis-server on {port}");
+        Node {
+            port,
+            child: Some(child),
+        }
+    }
+
+    fn sentinel(&self, port: u16, primary: u16) -> Node {
+        let conf = self.dir.join(format!("sentinel-{port}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nlogfile sentinel-{port}.log\n\
+                 sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n\
+                 sentinel down-after-milliseconds {MASTER} 1000\n\
+                 sentinel failover-timeout {MASTER} 3000\n\
+                 sentinel parallel-syncs {MASTER} 2\n",
+                self.dir.display()
+            ),
+        )
+        .expect("sentinel conf");
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server --sentinel");
+        let up = eventually(Duration::from_secs(10), || {
+            sentinel_query(port, &["PING"]).is_some()
+        });
+        assert!(up, "sentinel on {port}");
+        Node {
+            port,
+            child: Some(child),
+        }
+    }
+
+    /// The primary once every sentinel names the same one, other than `old`,
+    /// and it says it is the primary (`ROLE`) with at least `replicas`
+    /// replicas streaming from it.
+    fn settled_primary(&self, old: u16, replicas: usize) -> Option<u16> {
+        let named: Vec<Option<u16>> = self.sentinels.iter().map(|s| primary_per(s.port)).collect();
+        let first = named.first().copied().flatten()?;
+        let agreed = first != old && named.iter().all(|n| *n == Some(first));
+        let role = sentinel_query(first, &["ROLE"])?;
+        let redis::Value::Array(role) = role else {
+            return None;
+        };
+        let is_primary = role
+            .first()
+            .is_some_and(|v| redis::from_redis_value_ref::<String>(v).is_ok_and(|s| s == "master"));
+        let streaming = match role.get(2) {
+            Some(redis::Value::Array(connected)) => connected.len(),
+            _ => 0,
+        };
+        (agreed && is_primary && streaming >= replicas).then_some(first)
+    }
+
+    /// The primary's port, as the first sentinel that answers says now.
+    fn primary(&self) -> Option<u16> {
+        self.sentinels.iter().find_map(|s| primary_per(s.port))
+    }
+
+    fn sentinels_env(&self) -> String {
+        self.sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The environment of every program: the sentinels, the master's name,
+    /// and a URL that gives the db (its host is not used).
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("REDIS_SENTINELS", self.sentinels_env()),
+            ("REDIS_MASTER", MASTER.to_owned()),
+            ("REDIS_URL", "redis://127.0.0.1:1/1".to_owned()),
+        ]
+    }
+
+    fn conn(&self, port: u16) -> redis::Connection {
+        let conn = redis::Client::open(format!("redis://127.0.0.1:{port}/1"))
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .expect("connect to a node");
+        conn.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        conn
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for node in self.sentinels.iter_mut().chain(self.nodes.iter_mut()) {
+            node.kill();
+        }
+        if thread::panicking() {
+            for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "log") {
+                    let log = std::fs::read_to_string(&path).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(8).collect();
+                    eprintln!("--- {} ---", path.display());
+                    for line in tail.iter().rev() {
+                        eprintln!("{line}");
+                    }
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The primary's port as the sentinel on `port` names it.
+fn primary_per(port: u16) -> Option<u16> {
+    let addr = sentinel_query(port, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER])?;
+    let (_host, port): (String, u16) = redis::from_redis_value(addr).ok()?;
+    Some(port)
+}
+
+/// One command to a node or a sentinel on `port`, or `None` when it does
+/// not answer within a second.
+fn sentinel_query(port: u16, args: &[&str]) -> Option<redis::Value> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(1))
+        .ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(&mut conn).ok()
+}
+
+fn program(exe: &str, args: &[&str], rig: &Rig, extra: Env) -> Program {
+    let env = rig.env();
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    let mut command = Command::new(exe);
+    command.args(args);
+    Program::start_with(command, &all)
+}
+
+/// Five rounds under 8 clicking clients, two plain consumers, a reliable
+/// one and the subscriber: each round SIGKILLs whichever node is primary,
+/// then starts it again as a replica of the new one. Clicks get 302 again
+/// by themselves; every element answered 302 is printed or still in Redis
+/// (less what a plain consumer can lose on the wire, one per lost
+/// connection, counted); no program exits; the subscriber prints again
+/// after each round.
+#[test]
+fn the_programs_follow_five_failovers_and_keep_every_302() {
+    let mut rig = Rig::start("five");
+    let env = rig.env();
+    let web_env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain([("WORKERS", "8")])
+        .collect();
+    let web = Web::start_env(&web_env);
+    let consumer = env!("CARGO_BIN_EXE_consumer");
+    let mut workers = [
+        program(consumer, &[], &rig, &[]),
+        program(consumer, &[], &rig, &[]),
+        program(consumer, &["--reliable"], &rig, &[("CONSUMER_NAME", "r")]),
+    ];
+    let mut subscriber = program(env!("CARGO_BIN_EXE_subscriber"), &[], &rig, &[]);
+    let subscribed = eventually(Duration::from_secs(10), || {
+        subscriber
+            .stderr_lines()
+            .iter()
+            .any(|l| l.contains("subscribed to"))
+    });
+    assert!(subscribed, "{:?}", subscriber.stderr_lines());
+
+    let clicking = Arc::new(AtomicBool::new(true));
+    // (when the click was made, its status)
+    let answers = Arc::new(std::sync::Mutex::new(Vec::<(Instant, u16)>::new()));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let clicking = Arc::clone(&clicking);
+            let answers = Arc::clone(&answers);
+            let addr = web.addr;
+            thread::spawn(move || {
+                let started = Instant::now();
+                while clicking.load(Ordering::SeqCst)
+                    && started.elapsed() < Duration::from_secs(180)
+                {
+                    let raw = b"GET /prodcons HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+                    // When the click was made: the answer to a click made
+                    // before a kill may still be a 302 (its push was on a
+                    // replica already).
+                    let clicked = Instant::now();
+                    let status = http(addr, raw).status;
+                    answers.lock().expect("answers").push((clicked, status));
+                    thread::sleep(Duration::from_millis(20));
+                }
+            })
+        })
+        .collect();
+
+    let mut back_after = Vec::new();
+    for round in 0..5 {
+        // A clean start: the sentinels agree, and both replicas stream.
+        let settled = eventually(Duration::from_secs(30), || {
+            rig.settled_primary(0, 2).is_some()
+        });
+        assert!(settled, "round {round}: the rig settles");
+        let old = rig.settled_primary(0, 2).expect("a primary");
+        let index = rig
+            .nodes
+            .iter()
+            .position(|n| n.port == old)
+            .expect("a node");
+        let killed = Instant::now();
+        rig.nodes[index].kill();
+        let moved = eventually(Duration::from_secs(20), || {
+            rig.settled_primary(old, 0).is_some()
+        });
+        assert!(moved, "round {round}: the sentinels chose a new primary");
+        let new = rig.settled_primary(old, 0).expect("the new primary");
+        // Clicks are answered 302 again: the first 302 after the kill.
+        let again = eventually(Duration::from_secs(20), || {
+            answers
+                .lock()
+                .expect("answers")
+                .iter()
+                .any(|(at, s)| *at > killed && *s == 302)
+        });
+        assert!(again, "round {round}: 302 again after the failover");
+        let first_302 = answers
+            .lock()
+            .expect("answers")
+            .iter()
+            .filter(|(at, s)| *at > killed && *s == 302)
+            .map(|(at, _)| at.duration_since(killed))
+            .min()
+            .unwrap_or_default();
+        back_after.push(first_302);
+        // The dead node comes back as a replica of the new primary.
+        let port = rig.nodes[index].port;
+        rig.nodes[index] = rig.node(port, Some(new));
+        // The subscriber prints again: a message published on the new primary.
+        let printed = tasks(&subscriber.stdout_lines()).len();
+        let heard = eventually(Duration::from_secs(30), || {
+            let sent: redis::RedisResult<usize> =
+                rig.conn(new).publish(CHANNEL, format!("round {round}"));
+            if sent.is_err() {
+                eprintln!("publish on {new}: {sent:?}");
+            }
+            thread::sleep(Duration::from_millis(200));
+            tasks(&subscriber.stdout_lines()).len() > printed
+        });
+        assert!(heard, "round {round}: {:?}", subscriber.stderr_lines());
+        eprintln!(
+            "round {round}: primary {old} killed, {new} took over; 302 again after {first_302:?}"
+        );
+    }
+    clicking.store(false, Ordering::SeqCst);
+    for client in clients {
+        let _ = client.join();
+    }
+
+    // Drain, then count.
+    let primary = rig.primary().expect("a primary");
+    let drained = eventually(Duration::from_secs(30), || {
+        let mut conn = rig.conn(primary);
+        conn.llen::<_, usize>(QUEUE).is_ok_and(|n| n == 0)
+            && conn
+                .llen::<_, usize>("task:prodcons:processing:r")
+                .is_ok_and(|n| n == 0)
+    });
+    assert!(drained, "the consumers drained the queue");
+    for worker in workers.iter_mut().chain([&mut subscriber]) {
+        assert!(worker.is_running(), "{:?}", worker.stderr_lines());
+    }
+    let printed: usize = workers.iter_mut().map(|w| w.stop_and_collect().len()).sum();
+    let plain_losses: usize = workers[..2]
+        .iter()
+        .map(|w| {
+            w.stderr_lines()
+                .iter()
+                .filter(|l| l.contains("lost the connection"))
+                .count()
+        })
+        .sum();
+    // The reliable consumer prints again what it held when its connection
+    // went (at-least-once); it says so each time.
+    let reprinted = workers[2]
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("did not finish"))
+        .count();
+    let answers = answers.lock().expect("answers").clone();
+    let counts = count_each(&answers.iter().map(|a| a.1).collect::<Vec<_>>());
+    let ok = counts.get(&302).copied().unwrap_or(0);
+    let unsure = counts.get(&202).copied().unwrap_or(0) + counts.get(&504).copied().unwrap_or(0);
+    eprintln!(
+        "five failovers: answers {counts:?}; printed {printed}; plain consumers lost the \
+         connection {plain_losses} times; 302 again after {back_after:?}"
+    );
+    assert!(
+        printed + plain_losses >= ok,
+        "{ok} answered 302, {printed} printed, at most {plain_losses} lost on the wire"
+    );
+    assert!(
+        printed <= ok + unsure + reprinted,
+        "nothing printed that was not pushed: {printed} > {ok} + {unsure} + {reprinted}"
+    );
+    for status in counts.keys() {
+        assert!(matches!(status, 302 | 202 | 500 | 503 | 504), "{counts:?}");
+    }
+}
