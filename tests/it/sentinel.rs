@@ -71,6 +71,10 @@ impl Rig {
             })
         });
         assert!(watching, "the sentinels see the primary and both replicas");
+        let streaming = eventually(Duration::from_secs(15), || {
+            rig.settled_primary(0, 2).is_some()
+        });
+        assert!(streaming, "both replicas stream from the primary");
         rig
     }
 
@@ -408,4 +412,87 @@ fn the_programs_follow_five_failovers_and_keep_every_302() {
     for status in counts.keys() {
         assert!(matches!(status, 302 | 202 | 500 | 503 | 504), "{counts:?}");
     }
+}
+
+/// One sentinel of three frozen (SIGSTOP: it accepts connections and never
+/// answers), the first one each program asks: nothing changes, clicks are
+/// 302 within the click's bound, new workers find the primary. Without a
+/// bound on the crate's Sentinel waits (patch 4) the first connect hung on
+/// the frozen sentinel for ever.
+#[test]
+fn one_sentinel_frozen_changes_nothing() {
+    let mut rig = Rig::start("one-frozen");
+    let frozen = rig.sentinels[0].child.as_ref().expect("sentinel").id();
+    signal(frozen, "-STOP");
+    let env = rig.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let web = Web::start_env(&env);
+    for _ in 0..5 {
+        let started = Instant::now();
+        let answer = web.get("/prodcons");
+        assert_eq!(answer.status, 302, "{}", answer.text());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let mut consumer = program(env!("CARGO_BIN_EXE_consumer"), &[], &rig, &[]);
+    let lines = consumer.wait_stdout(6, Duration::from_secs(15));
+    assert_eq!(tasks(&lines).len(), 5, "{:?}", consumer.stderr_lines());
+    signal(frozen, "-CONT");
+    rig.sentinels[0].kill();
+    consumer.stop_and_collect();
+}
+
+/// Every sentinel down while the primary lives: a kept connection goes on
+/// (302), and what needs the sentinels fails honestly: 503, nothing pushed,
+/// and the log names the sentinels it cannot reach. The page names the
+/// primary and its replicas while they are there.
+#[test]
+fn all_sentinels_down_clicks_work_or_fail_honestly() {
+    let mut rig = Rig::start("all-down");
+    let env = rig.env();
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain([("WORKERS", "1")])
+        .collect();
+    let web = Web::start_env(&env);
+    let page = web.get("/").text();
+    let primary = rig.primary().expect("a primary");
+    assert!(
+        page.contains(&format!(
+            "primary: 127.0.0.1:{primary} (named by the sentinels), 2 replicas connected"
+        )),
+        "{page}"
+    );
+    assert_eq!(web.get("/prodcons").status, 302);
+    for sentinel in &mut rig.sentinels {
+        sentinel.kill();
+    }
+    // The one worker's kept connection still goes to the live primary.
+    assert_eq!(
+        web.get("/prodcons").status,
+        302,
+        "a kept connection goes on"
+    );
+    // A worker that must ask the sentinels cannot: a new web server.
+    let cold = Web::start_env(&env);
+    let answer = cold.get("/prodcons");
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    assert!(
+        answer.text().contains("nothing was pushed"),
+        "{}",
+        answer.text()
+    );
+    let sentinels = rig.sentinels_env();
+    let named = cold
+        .program
+        .stderr_lines()
+        .iter()
+        .any(|l| l.contains(&sentinels) && l.contains("not reachable"));
+    assert!(named, "{:?}", cold.program.stderr_lines());
+    let pushed: usize = rig.conn(primary).llen(QUEUE).expect("llen");
+    assert_eq!(pushed, 2, "the two 302s, nothing else");
 }
