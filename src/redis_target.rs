@@ -210,7 +210,9 @@ impl RedisTarget {
     /// this program could not make of Redis's answer.
     pub fn describe(&self, e: &RedisError) -> String {
         if e.kind() == ErrorKind::MasterNameNotFoundBySentinel {
-            format!("no primary at {self} yet (the sentinels name none that says it is one): {e}")
+            format!(
+                "Redis at {self}: none yet (the sentinels name no node that says it is the primary; a failover takes a few seconds): {e}"
+            )
         } else if is_unreachable(e) {
             format!("cannot reach Redis at {self}: {e}")
         } else if e.kind() == ErrorKind::AuthenticationFailed {

@@ -86,7 +86,9 @@ impl Rig {
         command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--dir", dir.to_str().expect("utf-8 dir")])
-            .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"]);
+            .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"])
+            // Each may become the primary: none waits 5 s to feed a replica.
+            .args(["--repl-diskless-sync-delay", "0"]);
         if let Some(primary) = primary {
             command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
         }
