@@ -5,7 +5,10 @@
 //! that restarts while its clients are cut off (their connections die
 //! silently), the Redis host's link going down under everyone.
 //!
-//! Needs root (namespaces); when not root each test says SKIPPED. The
+//! The last test does the same with three Redis hosts under Sentinel, and
+//! cuts off the primary's host.
+//!
+//! Needs root (namespaces): `#[ignore]`d for a plain `cargo test`. The
 //! addresses (192.0.2.0/24, a range kept for documentation) exist only
 //! inside the namespaces these tests make and remove.
 
@@ -38,22 +41,28 @@ fn ip(args: &[&str]) {
     );
 }
 
-/// Network namespaces `PREFIX-NAME` for each of [`HOSTS`], each with an
-/// `eth0` on a bridge in `PREFIX-sw`. Removed on drop.
+/// Network namespaces `PREFIX-NAME` for each host (by default [`HOSTS`]),
+/// each with an `eth0` on a bridge in `PREFIX-sw`. Removed on drop.
 struct Rig {
     prefix: String,
+    hosts: Vec<&'static str>,
 }
 
 impl Rig {
     fn new(test: &str) -> Rig {
+        Rig::with_hosts(test, &HOSTS)
+    }
+
+    fn with_hosts(test: &str, hosts: &[(&'static str, &'static str)]) -> Rig {
         let rig = Rig {
             prefix: format!("rmq{}{test}", std::process::id() % 10_000),
+            hosts: hosts.iter().map(|h| h.0).collect(),
         };
         let sw = rig.ns("sw");
         ip(&["netns", "add", &sw]);
         ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"]);
         ip(&["-n", &sw, "link", "set", "br0", "up"]);
-        for (n, (host, addr)) in HOSTS.iter().enumerate() {
+        for (n, (host, addr)) in hosts.iter().enumerate() {
             let ns = rig.ns(host);
             let port = format!("p{n}");
             ip(&["netns", "add", &ns]);
@@ -103,7 +112,7 @@ impl Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        for host in HOSTS.iter().map(|h| h.0).chain(["sw"]) {
+        for host in self.hosts.iter().copied().chain(["sw"]) {
             let _ = Command::new("ip")
                 .args(["netns", "del", &self.ns(host)])
                 .status();
@@ -592,4 +601,273 @@ fn web_url(web: &Program, path: &str) -> String {
         .and_then(|rest| rest.split('/').next())
         .expect("address");
     format!("http://{base}{path}")
+}
+
+/// The hosts of the Sentinel rig: three Redis hosts, each with a sentinel
+/// (`r1` starts as the primary, and a web server runs beside it), a host
+/// for the consumers, and one for a second web server.
+const SENTINEL_HOSTS: [(&str, &str); 5] = [
+    ("r1", "192.0.2.11"),
+    ("r2", "192.0.2.12"),
+    ("r3", "192.0.2.13"),
+    ("cons", "192.0.2.14"),
+    ("w", "192.0.2.15"),
+];
+
+/// A redis-server and a sentinel on `host` (address `addr`); a replica of
+/// `primary` unless it is the primary.
+fn redis_and_sentinel(rig: &Rig, host: &str, addr: &str, primary: &str) -> Vec<Child> {
+    let dir = std::env::temp_dir().join(format!("{}-{host}", rig.prefix));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut redis = rig.on(host, "redis-server");
+    redis
+        .args(["--bind", addr, "--port", "6379", "--protected-mode", "no"])
+        .args(["--dir", dir.to_str().expect("utf-8 dir")])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--repl-diskless-sync-delay",
+            "0",
+        ])
+        .args(["--daemonize", "no", "--logfile", "redis.log"]);
+    if addr != primary {
+        redis.args(["--replicaof", primary, "6379"]);
+    }
+    let conf = dir.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "bind {addr}\nport 26379\nprotected-mode no\ndir {}\nlogfile sentinel.log\n\
+             sentinel monitor mq {primary} 6379 2\n\
+             sentinel down-after-milliseconds mq 1000\n\
+             sentinel failover-timeout mq 3000\n",
+            dir.display()
+        ),
+    )
+    .expect("sentinel conf");
+    let mut sentinel = rig.on(host, "redis-server");
+    sentinel.arg(&conf).arg("--sentinel");
+    [redis, sentinel]
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server")
+        })
+        .collect()
+}
+
+/// `redis-cli -h ADDR ARGS` from `host`; its output.
+fn cli(rig: &Rig, host: &str, addr: &str, args: &[&str]) -> String {
+    rig.on(host, "timeout")
+        .args(["2", "redis-cli", "-h", addr])
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Clicks `/prodcons` on `web` from `host` every 50 ms until `stop` exists;
+/// prints `SECONDS STATUS` for each, SECONDS since the epoch.
+fn click_driver(rig: &Rig, host: &str, url: &str, stop: &std::path::Path) -> Program {
+    let script = format!(
+        "while [ ! -e {} ]; do \
+           s=$(curl -s -o /dev/null -m 5 -w '%{{http_code}}' {url}); echo \"$(date +%s.%N) $s\"; \
+           sleep 0.05; \
+         done",
+        stop.display()
+    );
+    let mut command = rig.on(host, "timeout");
+    command.args(["240", "sh", "-c", &script]);
+    Program::start_with(command, &[])
+}
+
+fn epoch_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// With Sentinel: the primary's host cut off (not killed) for 15 s while a
+/// web server beside it and one on another host take clicks. The majority
+/// side fails over; the isolated primary keeps taking pushes from the web
+/// beside it, but none of them is answered 302 (no replica can confirm
+/// them: 202), so when the link is back and the old primary becomes a
+/// replica, dropping what it took alone, no element answered 302 is lost.
+#[test]
+#[ignore = "needs root (network namespaces); scripts/test runs it"]
+fn the_primary_host_cut_off_loses_no_302() {
+    assert!(is_root(), "network namespaces need root");
+    let rig = Rig::with_hosts("s", &SENTINEL_HOSTS);
+    let primary = SENTINEL_HOSTS[0].1;
+    let mut servers: Vec<Child> = SENTINEL_HOSTS[..3]
+        .iter()
+        .flat_map(|(host, addr)| redis_and_sentinel(&rig, host, addr, primary))
+        .collect();
+    let streaming = eventually(Duration::from_secs(20), || {
+        cli(&rig, "r1", primary, &["info", "replication"]).contains("connected_slaves:2")
+            && SENTINEL_HOSTS[..3].iter().all(|(host, addr)| {
+                cli(
+                    &rig,
+                    host,
+                    addr,
+                    &["-p", "26379", "sentinel", "replicas", "mq"],
+                )
+                .matches("192.0.2.1")
+                .count()
+                    >= 2
+            })
+    });
+    assert!(streaming, "the rig settles");
+    let sentinels = "192.0.2.11:26379,192.0.2.12:26379,192.0.2.13:26379";
+    let env = [
+        ("REDIS_SENTINELS", sentinels),
+        ("REDIS_MASTER", "mq"),
+        ("REDIS_URL", "redis://x/1"),
+    ];
+    let web = |host: &str, bind: &str| {
+        let mut all = env.to_vec();
+        all.push(("BIND", bind));
+        let program = Program::start_with(rig.on(host, env!("CARGO_BIN_EXE_web")), &all);
+        assert!(
+            program
+                .wait_stderr("serving", Duration::from_secs(20))
+                .is_some()
+        );
+        program
+    };
+    let web_beside = web("r1", "192.0.2.11:5000");
+    let web_away = web("w", "192.0.2.15:5000");
+    let consumer = env!("CARGO_BIN_EXE_consumer");
+    let mut reliable = rig.on("cons", consumer);
+    reliable.arg("--reliable");
+    let mut workers = [
+        Program::start_with(rig.on("cons", consumer), &env),
+        Program::start_with(
+            reliable,
+            &[env[0], env[1], env[2], ("CONSUMER_NAME", "rel")],
+        ),
+    ];
+    for w in &workers {
+        assert!(
+            w.wait_stderr("connected to Redis", Duration::from_secs(20))
+                .is_some()
+        );
+    }
+    let stop = std::env::temp_dir().join(format!("{}-stop", rig.prefix));
+    let _ = std::fs::remove_file(&stop);
+    let mut beside = click_driver(&rig, "r1", "http://192.0.2.11:5000/prodcons", &stop);
+    let mut away = click_driver(&rig, "w", "http://192.0.2.15:5000/prodcons", &stop);
+    thread::sleep(Duration::from_secs(3));
+
+    let cut = epoch_seconds();
+    rig.link("r1", false);
+    thread::sleep(Duration::from_secs(15));
+    rig.link("r1", true);
+    let restored = epoch_seconds();
+    // The old primary learns it is a replica now, and takes the new one's data.
+    let demoted = eventually(Duration::from_secs(40), || {
+        cli(&rig, "r1", primary, &["role"]).starts_with("slave")
+            && cli(&rig, "r1", primary, &["info", "replication"]).contains("master_link_status:up")
+    });
+    assert!(demoted, "the old primary became a replica");
+    thread::sleep(Duration::from_secs(3));
+    std::fs::write(&stop, "").expect("stop the drivers");
+    let beside_code = beside.wait_exit(Duration::from_secs(20));
+    let away_code = away.wait_exit(Duration::from_secs(20));
+    assert_eq!(
+        (beside_code, away_code),
+        (Some(0), Some(0)),
+        "the drivers ended"
+    );
+
+    let answers = |driver: &Program| -> Vec<(f64, u16)> {
+        driver
+            .stdout_lines()
+            .iter()
+            .filter_map(|l| {
+                let (t, s) = l.split_once(' ')?;
+                Some((t.parse().ok()?, s.parse().ok()?))
+            })
+            .collect()
+    };
+    let beside_answers = answers(&beside);
+    let away_answers = answers(&away);
+    // Answers to clicks the isolated primary took alone: from just after the
+    // cut until the link was back.
+    let isolated: Vec<u16> = beside_answers
+        .iter()
+        .filter(|(t, _)| *t > cut + 0.5 && *t < restored)
+        .map(|(_, s)| *s)
+        .collect();
+    let all: Vec<u16> = beside_answers
+        .iter()
+        .chain(&away_answers)
+        .map(|(_, s)| *s)
+        .collect();
+    let ok = all.iter().filter(|&&s| s == 302).count();
+
+    let new_primary = SENTINEL_HOSTS[1..3]
+        .iter()
+        .find(|(host, addr)| cli(&rig, host, addr, &["role"]).starts_with("master"))
+        .map(|(_, addr)| *addr)
+        .expect("a new primary");
+    let host_of = |addr: &str| SENTINEL_HOSTS.iter().find(|h| h.1 == addr).map(|h| h.0);
+    let new_host = host_of(new_primary).expect("host");
+    let drained = eventually(Duration::from_secs(30), || {
+        cli(
+            &rig,
+            new_host,
+            new_primary,
+            &["-n", "1", "llen", "task:prodcons:queue"],
+        )
+        .trim()
+            == "0"
+            && cli(
+                &rig,
+                new_host,
+                new_primary,
+                &["-n", "1", "llen", "task:prodcons:processing:rel"],
+            )
+            .trim()
+                == "0"
+    });
+    assert!(drained, "drained");
+    let printed: usize = workers.iter_mut().map(|w| w.stop_and_collect().len()).sum();
+    let plain_losses = workers[0]
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("lost the connection"))
+        .count();
+    let counts = count_each(&all);
+    eprintln!(
+        "primary host cut off 15 s: the web beside it answered {:?} meanwhile; all answers {counts:?}; \
+         printed {printed}; the plain consumer lost its connection {plain_losses} times",
+        count_each(&isolated)
+    );
+    assert!(!isolated.is_empty(), "clicks reached the isolated side");
+    assert!(
+        !isolated.contains(&302),
+        "no 302 from the isolated primary: {:?}",
+        count_each(&isolated)
+    );
+    assert!(
+        printed + plain_losses >= ok,
+        "{ok} answered 302, {printed} printed, {plain_losses} lost on the wire at most"
+    );
+    drop((web_beside, web_away));
+    for child in &mut servers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for (host, _) in &SENTINEL_HOSTS[..3] {
+        let _ =
+            std::fs::remove_dir_all(std::env::temp_dir().join(format!("{}-{host}", rig.prefix)));
+    }
+    let _ = std::fs::remove_file(&stop);
 }
