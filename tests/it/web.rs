@@ -287,7 +287,16 @@ fn a_key_of_the_wrong_type_is_a_500_with_redis_words() {
 /// what is wrong: an unsupported scheme by name, with what is supported.
 #[test]
 fn unusable_settings_say_what_is_wrong() {
-    let cases: [(Env, &str, i32); 5] = [
+    let cases: [(Env, &str, i32); 7] = [
+        (&[("REDIS_SENTINELS", "nowhere")], "REDIS_SENTINELS", 2),
+        (
+            &[
+                ("REDIS_SENTINELS", "127.0.0.1:26379"),
+                ("REDIS_MASTER", "two words"),
+            ],
+            "REDIS_MASTER",
+            2,
+        ),
         (
             &[("REDIS_URL", "unix:///run/redis.sock")],
             "Unix sockets are not supported",
