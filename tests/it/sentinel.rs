@@ -21,6 +21,24 @@ struct Node {
 }
 
 impl Node {
+    /// Starts `command` (a redis-server or a sentinel on `port`) and waits
+    /// until it answers PING.
+    fn spawn(mut command: Command, port: u16) -> Node {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        let up = eventually(Duration::from_secs(10), || {
+            sentinel_query(port, &["PING"]).is_some()
+        });
+        assert!(up, "{command:?} answers PING on {port}");
+        Node {
+            port,
+            child: Some(child),
+        }
+    }
+
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -92,19 +110,7 @@ impl Rig {
         if let Some(primary) = primary {
             command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
         }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server");
-        let up = eventually(Duration::from_secs(10), || {
-            sentinel_query(port, &["PING"]).is_some()
-        });
-        assert!(up, "redis-server on {port}");
-        Node {
-            port,
-            child: Some(child),
-        }
+        Node::spawn(command, port)
     }
 
     fn sentinel(&self, port: u16, primary: u16) -> Node {
@@ -121,21 +127,9 @@ impl Rig {
             ),
         )
         .expect("sentinel conf");
-        let child = Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server --sentinel");
-        let up = eventually(Duration::from_secs(10), || {
-            sentinel_query(port, &["PING"]).is_some()
-        });
-        assert!(up, "sentinel on {port}");
-        Node {
-            port,
-            child: Some(child),
-        }
+        let mut command = Command::new("redis-server");
+        command.arg(&conf).arg("--sentinel");
+        Node::spawn(command, port)
     }
 
     /// The primary once every sentinel names the same one, other than `old`,
