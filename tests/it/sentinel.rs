@@ -120,7 +120,7 @@ impl Rig {
             format!(
                 "port {port}\nbind 127.0.0.1\ndir {}\nlogfile sentinel-{port}.log\n\
                  sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n\
-                 sentinel down-after-milliseconds {MASTER} 1000\n\
+                 sentinel down-after-milliseconds {MASTER} 2000\n\
                  sentinel failover-timeout {MASTER} 3000\n\
                  sentinel parallel-syncs {MASTER} 2\n",
                 self.dir.display()
@@ -393,17 +393,18 @@ fn the_programs_follow_five_failovers_and_keep_every_302() {
     let counts = count_each(&answers.iter().map(|a| a.1).collect::<Vec<_>>());
     let ok = counts.get(&302).copied().unwrap_or(0);
     let unsure = counts.get(&202).copied().unwrap_or(0) + counts.get(&504).copied().unwrap_or(0);
+    // More can be printed than was pushed: a pop on a primary that dies
+    // before the pop reaches a replica is undone by the failover, and the
+    // element is popped again (at-least-once across a failover).
+    let again_printed = printed.saturating_sub(ok + unsure + reprinted);
     eprintln!(
-        "five failovers: answers {counts:?}; printed {printed}; plain consumers lost the \
-         connection {plain_losses} times; 302 again after {back_after:?}"
+        "five failovers: answers {counts:?}; printed {printed} ({again_printed} more than \
+         pushed: pops undone by a failover); plain consumers lost the connection \
+         {plain_losses} times; 302 again after {back_after:?}"
     );
     assert!(
         printed + plain_losses >= ok,
         "{ok} answered 302, {printed} printed, at most {plain_losses} lost on the wire"
-    );
-    assert!(
-        printed <= ok + unsure + reprinted,
-        "nothing printed that was not pushed: {printed} > {ok} + {unsure} + {reprinted}"
     );
     for status in counts.keys() {
         assert!(matches!(status, 302 | 202 | 500 | 503 | 504), "{counts:?}");
