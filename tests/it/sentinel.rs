@@ -183,6 +183,18 @@ impl Rig {
         ]
     }
 
+    /// A web server that finds the primary through the sentinels, with
+    /// `WORKERS` threads.
+    fn web(&self, workers: &str) -> Web {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain([("WORKERS", workers)])
+            .collect();
+        Web::start_env(&env)
+    }
+
     fn conn(&self, port: u16) -> redis::Connection {
         let conn = redis::Client::open(format!("redis://127.0.0.1:{port}/1"))
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
@@ -256,13 +268,7 @@ fn program(exe: &str, args: &[&str], rig: &Rig, extra: Env) -> Program {
 #[test]
 fn the_programs_follow_five_failovers_and_keep_every_302() {
     let mut rig = Rig::start("five");
-    let env = rig.env();
-    let web_env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(k, v)| (*k, v.as_str()))
-        .chain([("WORKERS", "8")])
-        .collect();
-    let web = Web::start_env(&web_env);
+    let web = rig.web("8");
     let consumer = env!("CARGO_BIN_EXE_consumer");
     let mut workers = [
         program(consumer, &[], &rig, &[]),
@@ -456,13 +462,7 @@ fn one_sentinel_frozen_changes_nothing() {
 #[test]
 fn all_sentinels_down_clicks_work_or_fail_honestly() {
     let mut rig = Rig::start("all-down");
-    let env = rig.env();
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(k, v)| (*k, v.as_str()))
-        .chain([("WORKERS", "1")])
-        .collect();
-    let web = Web::start_env(&env);
+    let web = rig.web("1");
     let page = web.get("/").text();
     let primary = rig.primary().expect("a primary");
     assert!(
@@ -482,7 +482,7 @@ fn all_sentinels_down_clicks_work_or_fail_honestly() {
         "a kept connection goes on"
     );
     // A worker that must ask the sentinels cannot: a new web server.
-    let cold = Web::start_env(&env);
+    let cold = rig.web("1");
     let answer = cold.get("/prodcons");
     assert_eq!(answer.status, 503, "{}", answer.text());
     assert!(
