@@ -12,7 +12,7 @@
 //! | `prodcons_queue`, `pubsub_channel` | `PRODCONS_QUEUE`, `PUBSUB_CHANNEL` (`src/names.rs`) |
 //! | `@app.route(...)` | `route`, the table |
 //! | `def index()`, `def prodcons()`, `def pubsub()` | `index`, `prodcons`, `pubsub` |
-//! | `app.run(debug=True)` | `run`: one tiny_http `Server`, `WORKERS` threads |
+//! | `app.run(debug=True)` | `run`: `server::serve`, `WORKERS` threads |
 //!
 //! What keeps it safe lives in the library, out of these lines:
 //! `Link::run` (timeouts, reconnects, never a command sent twice; a failure
@@ -21,8 +21,6 @@
 //! bound, one place that turns a failure into a status and a page).
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::thread;
 
 use log::info;
 use redis::{Commands, Connection, RedisResult};
@@ -31,8 +29,8 @@ use redis_mq::http::{self, Reply};
 use redis_mq::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
 use redis_mq::page::{self, Clicks};
 use redis_mq::web_link::Link;
-use redis_mq::{config, logging};
-use tiny_http::{Method, Server};
+use redis_mq::{config, logging, server, signals};
+use tiny_http::Method;
 
 /// The original page, byte for byte; `index` adds what each click did under it.
 const INDEX_HTML: &str = r#"
@@ -102,42 +100,18 @@ fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     Ok(Reply::Redirect("/"))
 }
 
-/// `app.run()`: like tiny_http's hello-world example, one `Server` shared by
-/// `WORKERS` threads, each with its own connection to Redis.
+/// `app.run()`: `WORKERS` threads, each with its own connection to Redis,
+/// until Ctrl-C or `kill` (`src/server.rs`).
 fn run() -> Result<(), Stop> {
     let target = config::redis_from_env()?;
     let bind = config::bind_from_env()?;
     let workers = config::workers_from_env()?;
     logging::init(config::log_level_from_env()?);
-
-    let server =
-        Server::http(bind).map_err(|e| Stop::Cannot(http::cannot_listen(bind, e.as_ref())))?;
-    // With BIND=127.0.0.1:0 the system picks the port; say which one it is.
-    info!(
-        "serving http://{}/ with {workers} workers; Redis at {target}",
-        server.server_addr()
-    );
-
-    let server = Arc::new(server);
-    let clicks = Arc::new(Clicks::new());
-    let threads: Vec<_> = (0..workers)
-        .map(|_| {
-            let server = Arc::clone(&server);
-            let clicks = Arc::clone(&clicks);
-            let mut link = Link::new(target.clone());
-            thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    http::respond(request, &mut link, |method, path, link| {
-                        route(method, path, link, &clicks)
-                    });
-                }
-            })
-        })
-        .collect();
-    for thread in threads {
-        let _ = thread.join();
-    }
-    Ok(())
+    signals::stop_between_elements();
+    let clicks = Clicks::new();
+    server::serve(bind, workers, &target, |method, path, link| {
+        route(method, path, link, &clicks)
+    })
 }
 
 /// The one place the web server ends: its exit status, and a line saying why.

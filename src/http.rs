@@ -33,6 +33,8 @@ pub enum Reply {
     /// Pushed on the primary, and no replica confirmed it in time (only
     /// with Sentinel): a failover now may lose it.
     NotOnAReplica,
+    /// The server was asked to stop before this request came: nothing ran.
+    Stopping,
 }
 
 /// A push's reply, confirmed on a replica first when there are replicas
@@ -51,8 +53,9 @@ pub fn confirmed(link: &mut Link, pushed: Result<Reply, Failure>) -> Reply {
 /// Answers one request with `route(method, path, link)`.
 ///
 /// HEAD must not change anything: `HEAD /` is answered as `GET /` (tiny_http
-/// leaves out the body), any other HEAD as a redirect to `/`, without
-/// running its route. A query string is ignored, as Flask ignores it here. A
+/// leaves out the body); any other HEAD asks the route table with HEAD,
+/// which runs no route, so an unknown path is 404 and a route that writes
+/// (405 for HEAD) answers its redirect to `/` without running. A query string is ignored, as Flask ignores it here. A
 /// panic answers this one request with 500 (tiny_http does so for a request
 /// dropped unanswered) and leaves the worker running with a new connection.
 pub fn respond(
@@ -65,8 +68,11 @@ pub fn respond(
     let method = request.method().clone();
     let answered = panic::catch_unwind(AssertUnwindSafe(|| {
         let reply = match method {
-            Method::Head if path != "/" => Reply::Redirect("/"),
-            Method::Head => route(&Method::Get, &path, link),
+            Method::Head if path == "/" => route(&Method::Get, &path, link),
+            Method::Head => match route(&Method::Head, &path, link) {
+                Reply::MethodNotAllowed => Reply::Redirect("/"),
+                reply => reply,
+            },
             _ => route(&method, &path, link),
         };
         let response = reply.into_response(link);
@@ -88,6 +94,7 @@ impl Reply {
             Reply::NotFound => 404,
             Reply::MethodNotAllowed => 405,
             Reply::NotOnAReplica => 202,
+            Reply::Stopping => 503,
             Reply::Failed(failure) => match failure {
                 Failure::Refused(_) => 500,
                 Failure::NotSent(_) => 503,
@@ -115,6 +122,11 @@ impl Reply {
                 warn!("{said}");
                 html_response(error_page(&said, advice)).with_status_code(status)
             }
+            Reply::Stopping => html_response(error_page(
+                "The web server is stopping: nothing was pushed or published.",
+                "Start it again, then click again.",
+            ))
+            .with_status_code(status),
             Reply::NotOnAReplica => {
                 let said = format!(
                     "Pushed on the primary {}, but no replica confirmed it within the click's time: \

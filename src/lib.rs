@@ -24,11 +24,15 @@
 //!   may have run.
 //! - [`http`]: what a route answers and how it becomes HTTP; HEAD, the time
 //!   bound, and the one place a Redis failure becomes a status.
+//! - [`server`]: `app.run()`: the worker threads, and how they stop.
 //! - [`page`]: what the page shows under the original's HTML: the last
 //!   clicks, the queue, the subscribers.
 //! - [`print`]: the `Task get N` line, onto a stdout that reports failure.
 //! - [`signals`]: Ctrl-C, `kill` and their kin stop the workers between two
-//!   elements.
+//!   elements, and the web server between two requests.
+//! - `platform`: what differs between Linux, macOS, FreeBSD and Windows
+//!   (stop requests, a closed stdout, the host's name); the only module
+//!   with `cfg`.
 //! - [`worker`]: what the consumer and subscriber do before their loops.
 //! - [`subscription`]: the subscriber's watch over a quiet channel.
 //! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
@@ -44,10 +48,12 @@ pub mod http;
 pub mod logging;
 pub mod names;
 pub mod page;
+mod platform;
 pub mod print;
 pub mod reconnect;
 pub mod redis_target;
 pub mod reliable;
+pub mod server;
 pub mod signals;
 pub mod subscription;
 pub mod web_link;

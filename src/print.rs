@@ -3,50 +3,28 @@
 //!
 //! A stdout that was closed when the program started (`consumer >&-`) is
 //! refused: nothing printed there could be read, and the reliable consumer
-//! would then remove every element it "printed". Rust's runtime puts
-//! `/dev/null` in place of a closed descriptor before `main`, and that looks
-//! the same as the `/dev/null` a daemonizer (`daemon(3)`,
-//! `start-stop-daemon --background`, BusyBox, Python's `subprocess.DEVNULL`)
-//! opens on purpose. So the descriptor is looked at once before the runtime
-//! does, from an `.init_array` entry, which the C runtime (glibc and musl
-//! alike) runs before Rust's start-up code: closed then is closed, exactly.
-//! A stdout sent to `/dev/null`, in any open mode, works: that is the
-//! user's choice. A reader that goes away (a closed pipe) turns into an
-//! error on the next line instead of a panic.
+//! would then remove every element it "printed". How that is told apart
+//! from a stdout sent to `/dev/null` on purpose is the system's business
+//! (`platform`). A stdout sent to `/dev/null` (or `NUL`), in any open mode,
+//! works: that is the user's choice. A reader that goes away (a closed
+//! pipe) turns into an error on the next line instead of a panic.
 
-use std::fs::File;
 use std::io::{self, LineWriter, Write};
-use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::platform;
 
 /// Where the `Task get` lines go: stdout, flushed after every line.
-pub type Output = LineWriter<File>;
-
-/// Whether descriptor 1 was closed when the process started.
-static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
-
-/// Runs before Rust's runtime replaces closed standard descriptors.
-extern "C" fn record_stdout_at_start() {
-    // SAFETY: F_GETFD only asks whether descriptor 1 is open.
-    let closed = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } == -1;
-    STDOUT_CLOSED_AT_START.store(closed, Ordering::Relaxed);
-}
-
-#[used]
-#[unsafe(link_section = ".init_array")]
-static RECORD_STDOUT_AT_START: extern "C" fn() = record_stdout_at_start;
+pub type Output = LineWriter<platform::Stdout>;
 
 /// Opens stdout for the `Task get` lines, or says why it cannot be used.
 pub fn stdout() -> io::Result<Output> {
-    if STDOUT_CLOSED_AT_START.load(Ordering::Relaxed) {
+    if platform::stdout_closed_at_start() {
         return Err(io::Error::new(
             io::ErrorKind::BrokenPipe,
-            "stdout is closed (started with >&-); nothing printed could be read. \
-             To discard the output, send it to /dev/null",
+            platform::CLOSED_STDOUT,
         ));
     }
-    let fd = io::stdout().as_fd().try_clone_to_owned()?;
-    Ok(LineWriter::new(File::from(fd)))
+    Ok(LineWriter::new(platform::open_stdout()?))
 }
 
 /// Prints one line, such as the start line `监听任务队列`.

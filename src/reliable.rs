@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use redis::{Commands, Connection, Direction, RedisError, RedisResult};
 
-use crate::config;
 use crate::exit::Stop;
 use crate::names::{ALIVE_PREFIX, CONSUMERS, PROCESSING_PREFIX, PRODCONS_QUEUE};
 use crate::print::{self, Output};
 use crate::reconnect::{CONSUMER_READ_TIMEOUT, Reconnect, WAIT};
 use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget};
 use crate::signals;
+use crate::{config, platform};
 
 /// `LMOVE` in a script that Redis runs even at `maxmemory` (Redis 7's
 /// `allow-oom` flag): Redis refuses `BLMOVE` then, as a command that may
@@ -77,14 +77,7 @@ pub fn run(target: RedisTarget, out: &mut Output) -> Result<(), Stop> {
 
 /// The host's name and the process id: unique among running consumers.
 fn default_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    let host = if host.is_empty() {
-        "host".to_owned()
-    } else {
-        host
-    };
+    let host = platform::hostname().unwrap_or_else(|| "host".to_owned());
     format!("{host}-{}", std::process::id())
 }
 

@@ -1,106 +1,56 @@
-//! Signals that end a worker: it stops between two elements, never in the
-//! middle of one.
+//! Stop requests: Ctrl-C, `kill`, a closed terminal or console window. A
+//! worker stops between two elements, never in the middle of one; the web
+//! server stops taking requests and answers the ones it has.
 //!
-//! The default action of these signals ends a process at once: a consumer
-//! that had popped an element and not yet printed it lost it. A signal
-//! handler would not do either: a signal that lands while a thread reads a
-//! socket with a timeout makes that read fail with EINTR, whatever
-//! SA_RESTART says. So the signals are blocked in every thread and taken,
-//! one at a time, by a thread of their own (`sigwait`), which only sets a
-//! flag. The loops check it between elements, and wait in Redis for at most
-//! a couple of seconds at a time, so they notice soon. A second signal ends
-//! the process at once, as users expect of a second Ctrl-C.
-//!
-//! A stop and continue (Ctrl-Z then `fg`, `kill -STOP` then `-CONT`) is not
-//! one of them: it ends nothing. It too fails a socket read that has a
-//! timeout with EINTR, even with no handler (signal(7)); the patched redis
-//! crate reads again (`vendor/redis/PATCHES.md`).
+//! How a request arrives differs by system (`platform`: signals on Unix,
+//! console events on Windows); what it does is the same everywhere: the
+//! first one only sets a flag, which the loops look at between elements
+//! (they wait in Redis for at most a couple of seconds at a time, so they
+//! notice soon). A second one ends the process at once, as users expect of
+//! a second Ctrl-C.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use libc::c_int;
 use log::warn;
 
 use crate::exit::Stop;
-
-/// The signals whose default action would end a worker at once, and that a
-/// user or a supervisor sends to end one: SIGHUP (a closed terminal, a
-/// dropped ssh session), SIGINT (Ctrl-C), SIGQUIT (Ctrl-\\; no core dump
-/// here, since nothing went wrong), SIGTERM (`kill`, systemd,
-/// `start-stop-daemon --stop`), and SIGUSR1, SIGUSR2 and SIGALRM, which
-/// this program gives no other meaning. SIGKILL cannot be caught: that is
-/// what `consumer --reliable` is for.
-const STOPPING: [c_int; 7] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGALRM,
-];
+use crate::platform;
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
+static REQUESTED_AT: OnceLock<Instant> = OnceLock::new();
 
-/// From now on the [`STOPPING`] signals ask the program to stop. Call it
-/// first in `main`, before any thread starts: threads inherit the blocked
-/// signals.
+/// From now on a stop request sets the flag that [`stop_requested`] reads.
+/// Call it first in `main`, before any thread starts: on Unix, threads
+/// inherit the blocked signals.
 pub fn stop_between_elements() {
-    // SAFETY: an all-zero sigset_t is a valid value to hand to sigemptyset,
-    // which initialises it; the calls only read and write `set`.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let blocked = unsafe {
-        libc::sigemptyset(&mut set) == 0
-            && STOPPING
-                .iter()
-                .all(|&signum| libc::sigaddset(&mut set, signum) == 0)
-            && libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0
-    };
-    if !blocked {
-        warn!("cannot catch Ctrl-C; it will stop this program at once");
-        return;
-    }
-    let waiter = thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            loop {
-                let mut signum: c_int = 0;
-                // SAFETY: `set` was initialised above; `signum` is a valid out-pointer.
-                if unsafe { libc::sigwait(&set, &mut signum) } != 0 {
-                    continue;
-                }
-                if REQUESTED.swap(true, Ordering::SeqCst) {
-                    // The second one: the user wants out now, whatever is
-                    // held. The signal's own default action ends the process.
-                    act_as_default(signum);
-                }
-            }
-        });
-    if waiter.is_err() {
-        // SAFETY: as above; nobody would take the signals, so let them act.
-        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
-        warn!("cannot catch Ctrl-C; it will stop this program at once");
+    if !platform::catch_stop_requests(first_request) {
+        warn!(
+            "cannot catch stop requests ({}); they will stop this program at once",
+            platform::STOP_REQUESTS
+        );
     }
 }
 
-/// Lets `signum` do what it does by default (end the process), now.
-fn act_as_default(signum: c_int) {
-    // SAFETY: plain libc calls on a local, initialised sigset_t.
-    unsafe {
-        let mut one: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut one);
-        libc::sigaddset(&mut one, signum);
-        libc::signal(signum, libc::SIG_DFL);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &one, std::ptr::null_mut());
-        libc::raise(signum);
-    }
+/// Called for each stop request: true for the first, which this program
+/// handles; false for any later one, which ends the process at once.
+fn first_request() -> bool {
+    let _ = REQUESTED_AT.set(Instant::now());
+    !REQUESTED.swap(true, Ordering::SeqCst)
 }
 
-/// True once one of the [`STOPPING`] signals has arrived.
+/// True once a stop request has arrived.
 pub fn stop_requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
+}
+
+/// When the first stop request arrived, once one has.
+pub fn stop_requested_at() -> Option<Instant> {
+    REQUESTED
+        .load(Ordering::SeqCst)
+        .then(|| REQUESTED_AT.get().copied())?
 }
 
 /// Waits `delay` (between two tries to reach Redis), or less when a stop

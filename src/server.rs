@@ -1,0 +1,84 @@
+//! The web server's threads, and how they stop: Flask's `app.run()`.
+//!
+//! One tiny_http `Server` shared by `WORKERS` threads, each with its own
+//! connection to Redis, as in tiny_http's hello-world example. A stop
+//! request (Ctrl-C, `kill`, see `signals`) ends it without cutting a click
+//! short: every request received before the stop is answered as usual,
+//! within its 2 s; one that arrives after it gets 503 "stopping", and
+//! nothing runs for it. Then the threads end and `run` returns, so the web
+//! server exits 0 through `main` like the workers.
+
+use std::net::SocketAddr;
+use std::thread;
+use std::time::Duration;
+
+use log::{debug, info};
+use tiny_http::{Method, Server};
+
+use crate::exit::Stop;
+use crate::http::{self, Reply};
+use crate::redis_target::RedisTarget;
+use crate::signals;
+use crate::web_link::Link;
+
+/// How often an idle worker looks at the stop flag.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
+
+/// Serves `route` on `bind` with `workers` threads until a stop request.
+pub fn serve<R>(
+    bind: SocketAddr,
+    workers: usize,
+    target: &RedisTarget,
+    route: R,
+) -> Result<(), Stop>
+where
+    R: Fn(&Method, &str, &mut Link) -> Reply + Sync,
+{
+    let server =
+        Server::http(bind).map_err(|e| Stop::Cannot(http::cannot_listen(bind, e.as_ref())))?;
+    // With BIND=127.0.0.1:0 the system picks the port; say which one it is.
+    info!(
+        "serving http://{}/ with {workers} workers; Redis at {target}",
+        server.server_addr()
+    );
+    thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| work(&server, Link::new(target.clone()), &route));
+        }
+        while signals::stop_requested_at().is_none() {
+            thread::sleep(LOOK_EVERY);
+        }
+        info!("asked to stop: answering the requests already received; new ones get 503");
+    });
+    // Whatever came in while the last worker finished: refused, not dropped.
+    let mut link = Link::new(target.clone());
+    while let Ok(Some(request)) = server.try_recv() {
+        http::respond(request, &mut link, |_, _, _| Reply::Stopping);
+    }
+    Ok(())
+}
+
+/// One worker: answers requests until a stop request, then the ones that
+/// were received before it.
+fn work<R>(server: &Server, mut link: Link, route: &R)
+where
+    R: Fn(&Method, &str, &mut Link) -> Reply,
+{
+    let stop_at = loop {
+        if let Some(at) = signals::stop_requested_at() {
+            break at;
+        }
+        match server.recv_timeout(LOOK_EVERY) {
+            Ok(Some(request)) => http::respond(request, &mut link, route),
+            Ok(None) => {}
+            Err(e) => debug!("no request: {e}"),
+        }
+    };
+    while let Ok(Some(request)) = server.try_recv() {
+        if request.received_at() <= stop_at {
+            http::respond(request, &mut link, route);
+        } else {
+            http::respond(request, &mut link, |_, _, _| Reply::Stopping);
+        }
+    }
+}
