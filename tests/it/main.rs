@@ -2,6 +2,7 @@
 //! `redis-server` processes and the real binaries (no mock Redis).
 //!
 //! - `web`: the page and its routes, bad requests, a Redis outage.
+//! - `web_stop`: the web server stopped under load.
 //! - `workers`: the consumer and subscriber fed by another client.
 //! - `faults`: Redis crashes, load, idle and malformed connections, passwords.
 //! - `http_server`: the patched tiny_http against bursts, tricklers and
@@ -32,4 +33,5 @@ mod reliable;
 mod sentinel;
 mod support;
 mod web;
+mod web_stop;
 mod workers;

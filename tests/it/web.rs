@@ -137,8 +137,8 @@ fn publish_with_no_subscriber_says_it_is_gone() {
     assert!(logged.contains("no subscriber"), "{logged}");
 }
 
-/// 404 for unknown paths, 405 with `Allow` for other methods, HEAD changes nothing, query
-/// strings are ignored.
+/// 404 for unknown paths (HEAD too), 405 with `Allow` for other methods, HEAD changes
+/// nothing, query strings are ignored.
 #[test]
 fn unknown_paths_methods_head_and_queries() {
     let redis = RedisServer::start();
@@ -162,6 +162,9 @@ fn unknown_paths_methods_head_and_queries() {
     assert!(head.body.is_empty(), "HEAD has no body");
     let head = web.request("HEAD /prodcons HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_eq!(head.status, 302);
+    // Was 302, while GET answers 404.
+    let head = web.request("HEAD /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(head.status, 404, "HEAD of an unknown path");
     let len: usize = conn.llen(QUEUE).expect("llen");
     assert_eq!(len, 0, "neither 405s nor HEAD push anything");
 
