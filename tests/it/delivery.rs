@@ -155,11 +155,17 @@ fn a_stopped_redis_gets_honest_answers_within_about_2_s_for_20_clicks() {
 /// `sig` once it has printed some, and checks that every element is either
 /// printed or still in Redis (in the queue or the processing list).
 fn stop_while_draining(args: &[&str], sig: &str) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_consumer"));
+    command.args(args);
+    stop_while_draining_command(command, args, sig);
+}
+
+/// [`stop_while_draining`] for a consumer started by `command` (with
+/// `args` already on it).
+pub fn stop_while_draining_command(command: Command, args: &[&str], sig: &str) {
     let redis = RedisServer::start();
     let names: Vec<String> = (0..3000).map(|n| format!("e{n}")).collect();
     let _: () = redis.conn().rpush(QUEUE, &names).expect("rpush");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_consumer"));
-    command.args(args);
     let mut consumer = Program::start_with(
         command,
         &[("REDIS_URL", &redis.url(1)), ("CONSUMER_NAME", "test")],

@@ -3,6 +3,7 @@
 //!
 //! - `web`: the page and its routes, bad requests, a Redis outage.
 //! - `web_stop`: the web server stopped under load.
+//! - `windows`: the Windows programs under Wine.
 //! - `workers`: the consumer and subscriber fed by another client.
 //! - `faults`: Redis crashes, load, idle and malformed connections, passwords.
 //! - `http_server`: the patched tiny_http against bursts, tricklers and
@@ -34,4 +35,5 @@ mod sentinel;
 mod support;
 mod web;
 mod web_stop;
+mod windows;
 mod workers;

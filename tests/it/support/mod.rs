@@ -11,17 +11,20 @@
 //! - `web`: the web server on a port the system picks, and what /proc says
 //!   of it.
 //! - `http_client`: a raw HTTP client over `TcpStream`.
+//! - `wine`: the Windows binaries under Wine.
 //! - here: the names, the waits, and small helpers.
 
 mod http_client;
 mod program;
 mod redis_server;
 mod web;
+mod wine;
 
 pub use http_client::*;
 pub use program::*;
 pub use redis_server::*;
 pub use web::*;
+pub use wine::*;
 
 use std::net::TcpListener;
 use std::process::Command;
