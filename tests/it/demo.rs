@@ -51,7 +51,7 @@ fn left_running(dir: &Path) -> Vec<String> {
 /// without its web server and still printed the address, which led to the
 /// other server. Now it says so and stops everything.
 #[test]
-#[ignore = "needs redis-cli, curl and flock (scripts/test installs them)"]
+#[ignore = "needs redis-cli and curl (scripts/test installs them)"]
 fn a_taken_port_stops_the_demo_with_one_line() {
     let redis = RedisServer::start();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -81,7 +81,7 @@ fn a_taken_port_stops_the_demo_with_one_line() {
 /// The whole demo with a private Redis: both links work, a second demo is
 /// refused, and Ctrl-C leaves nothing running.
 #[test]
-#[ignore = "needs redis-cli, curl and flock (scripts/test installs them)"]
+#[ignore = "needs redis-cli and curl (scripts/test installs them)"]
 fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
     let redis_port = free_port();
     let redis_url = format!("redis://127.0.0.1:{redis_port}/1");
@@ -154,4 +154,59 @@ fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
         left_running(&dir)
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// macOS runs `scripts/demo` with its bash 3.2 and BSD tools. The demo
+/// used `flock` (not on macOS), a negative array index (bash 4.3) and
+/// `sed -u`; none of these, nor their kin, may come back.
+#[test]
+fn the_demo_uses_nothing_that_macos_lacks() {
+    let snippets = [
+        ("[-1]", "a negative array index: bash 4.3"),
+        ("declare -A", "associative arrays: bash 4"),
+        (",,}", "case conversion: bash 4"),
+        ("^^}", "case conversion: bash 4"),
+        ("wait -n", "bash 4.3"),
+        ("local -n", "bash 4.3"),
+        ("&>>", "bash 4"),
+        ("|&", "bash 4"),
+        ("sed -u", "GNU sed"),
+        ("sed -i", "GNU sed (BSD sed needs a suffix)"),
+        ("stat -c", "GNU stat"),
+        ("readlink -f", "GNU readlink"),
+    ];
+    let commands = [
+        ("mapfile", "bash 4"),
+        ("readarray", "bash 4"),
+        ("coproc", "bash 4"),
+        ("flock", "util-linux, not on macOS"),
+        ("setsid", "util-linux, not on macOS"),
+        ("timeout", "GNU coreutils, not on macOS"),
+    ];
+    for file in ["scripts/demo", "scripts/lib.sh"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let text = std::fs::read_to_string(&path).expect("read the script");
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line
+                .split(|c: char| c.is_whitespace() || ";|&()$`\"'".contains(c))
+                .collect();
+            for (construct, why) in snippets {
+                assert!(
+                    !line.contains(construct),
+                    "{file}:{}: {construct:?} ({why}): {line}",
+                    n + 1
+                );
+            }
+            for (command, why) in commands {
+                assert!(
+                    !words.contains(&command),
+                    "{file}:{}: {command} ({why}): {line}",
+                    n + 1
+                );
+            }
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! The Windows binaries (the GNU target, built by `scripts/test`) run under
+//! The Windows binaries (the GNU target, built by `scripts/cross`) run under
 //! Wine against a Linux `redis-server` on loopback: real Windows programs,
 //! real sockets, real console events.
 //!
@@ -51,7 +51,7 @@ fn prepare() -> Result<Wine, String> {
         .nth(2)
         .ok_or("no target dir")?
         .to_owned();
-    let built = target.join("x86_64-pc-windows-gnu/release");
+    let built = target.join("x86_64-pc-windows-gnu/debug");
     let bin = target.join("wine/bin");
     std::fs::create_dir_all(&bin).map_err(|e| format!("create {}: {e}", bin.display()))?;
     for exe in ["web.exe", "consumer.exe", "subscriber.exe"] {
