@@ -146,8 +146,9 @@ fn log_level(text: &str) -> Result<LevelFilter, ConfigError> {
     })
 }
 
-/// `consumer` mirrors the original; `consumer --reliable` is at-least-once.
-pub fn consumer_args() -> Result<bool, ConfigError> {
+/// True for `consumer --reliable` (at-least-once), false without
+/// arguments (the original's consumer); any other argument is refused.
+pub fn reliable_flag_from_args() -> Result<bool, ConfigError> {
     reliable_flag(&std::env::args().skip(1).collect::<Vec<_>>())
 }
 

@@ -19,7 +19,7 @@
 //!   an exit status (called from each `main`).
 //! - [`redis_target`]: where Redis is, opening a connection within a time
 //!   bound, and its failures in words.
-//! - [`reconnect`]: how the consumer and subscriber wait out an outage.
+//! - [`live_connection`]: the workers' connection, kept live through outages.
 //! - [`web_link`]: a web worker's connection, and whether a failed command
 //!   may have run.
 //! - [`http`]: what a route answers and how it becomes HTTP; HEAD, the time
@@ -34,7 +34,7 @@
 //!   (stop requests, a closed stdout, the host's name); the only module
 //!   with `cfg`.
 //! - [`worker`]: what the consumer and subscriber do before their loops.
-//! - [`subscription`]: the subscriber's watch over a quiet channel.
+//! - [`subscription`]: one subscription, as an iterator over its messages.
 //! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
@@ -45,12 +45,12 @@
 pub mod config;
 pub mod exit;
 pub mod http;
+pub mod live_connection;
 pub mod logging;
 pub mod names;
 pub mod page;
 mod platform;
 pub mod print;
-pub mod reconnect;
 pub mod redis_target;
 pub mod reliable;
 pub mod server;

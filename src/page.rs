@@ -104,7 +104,7 @@ fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
 /// With Sentinel: which node is the primary now, and how many replicas
 /// it streams to (`ROLE`), so a failover shows on the page.
 fn primary_html(link: &mut Link) -> String {
-    if !link.target().has_replicas() {
+    if !link.target().uses_sentinel() {
         return String::new();
     }
     let replicas = link.run(|rcon| {

@@ -11,13 +11,14 @@
 
 use std::io::{self, LineWriter, Write};
 
+use crate::exit::Stop;
 use crate::platform;
 
 /// Where the `Task get` lines go: stdout, flushed after every line.
 pub type Output = LineWriter<platform::Stdout>;
 
 /// Opens stdout for the `Task get` lines, or says why it cannot be used.
-pub fn stdout() -> io::Result<Output> {
+pub fn open_stdout() -> io::Result<Output> {
     if platform::stdout_closed_at_start() {
         return Err(io::Error::new(
             io::ErrorKind::BrokenPipe,
@@ -28,7 +29,7 @@ pub fn stdout() -> io::Result<Output> {
 }
 
 /// Prints one line, such as the start line `监听任务队列`.
-pub fn line(out: &mut impl Write, text: &str) -> io::Result<()> {
+pub fn line(out: &mut impl Write, text: &str) -> Result<(), Stop> {
     writeln!(out, "{text}")
         .and_then(|()| out.flush())
         .map_err(cannot_write)
@@ -36,14 +37,18 @@ pub fn line(out: &mut impl Write, text: &str) -> io::Result<()> {
 
 /// Prints `Task get <task>`; the line is written (or the error returned)
 /// before this returns. Bytes that are not UTF-8 are shown as U+FFFD; an
-/// element of any size or content is printed, never fatal.
-pub fn task_get(out: &mut impl Write, task: &[u8]) -> io::Result<()> {
+/// element of any size or content is printed, never fatal. A stdout that
+/// fails is [`Stop::Output`]: the program cannot go on.
+pub fn task_get(out: &mut impl Write, task: &[u8]) -> Result<(), Stop> {
     writeln!(out, "Task get {}", String::from_utf8_lossy(task))
         .and_then(|()| out.flush())
         .map_err(cannot_write)
 }
 
 /// Says where the error happened: `cannot write to stdout: Broken pipe`.
-fn cannot_write(e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
+fn cannot_write(e: io::Error) -> Stop {
+    Stop::Output(io::Error::new(
+        e.kind(),
+        format!("cannot write to stdout: {e}"),
+    ))
 }

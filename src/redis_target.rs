@@ -105,8 +105,9 @@ impl RedisTarget {
         self
     }
 
-    /// True with Sentinel: there are replicas, and a push is confirmed on one.
-    pub fn has_replicas(&self) -> bool {
+    /// True when the sentinels name the node (`REDIS_SENTINELS`): there are
+    /// replicas then, and a push is confirmed on one.
+    pub fn uses_sentinel(&self) -> bool {
         self.sentinels.is_some()
     }
 

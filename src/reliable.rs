@@ -28,9 +28,9 @@ use log::{debug, info, warn};
 use redis::{Commands, Connection, Direction, RedisError, RedisResult};
 
 use crate::exit::Stop;
+use crate::live_connection::{CONSUMER_READ_TIMEOUT, LiveConnection, WAIT};
 use crate::names::{ALIVE_PREFIX, CONSUMERS, PROCESSING_PREFIX, PRODCONS_QUEUE};
 use crate::print::{self, Output};
-use crate::reconnect::{CONSUMER_READ_TIMEOUT, Reconnect, WAIT};
 use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget};
 use crate::signals;
 use crate::{config, platform};
@@ -67,8 +67,8 @@ pub fn run(target: RedisTarget, out: &mut Output) -> Result<(), Stop> {
     let name = config::consumer_name_from_env()?.unwrap_or_else(default_name);
     info!("consumer name {name:?}: processing list {PROCESSING_PREFIX}{name}");
     print::line(out, "监听任务队列")?;
-    let reconnect = Reconnect::new(target.clone(), Some(CONSUMER_READ_TIMEOUT));
-    let mut task = Task::new(reconnect, &name)?;
+    let rcon = LiveConnection::open(target.clone(), Some(CONSUMER_READ_TIMEOUT))?;
+    let mut task = Task::new(rcon, &name);
     // Renewed from its own thread, so that however long one element takes
     // (a stdout that blocks), this consumer is never taken for dead.
     let _alive = SignOfLife::keep(target, &name, &mut task.rcon);
@@ -156,8 +156,7 @@ fn renew(rcon: &mut Connection, alive: &str, name: &str) -> RedisResult<()> {
 }
 
 struct Task {
-    rcon: Connection,
-    reconnect: Reconnect,
+    rcon: LiveConnection,
     /// This consumer's name and processing list.
     name: String,
     processing: String,
@@ -166,15 +165,13 @@ struct Task {
 }
 
 impl Task {
-    fn new(mut reconnect: Reconnect, name: &str) -> Result<Task, Stop> {
-        let rcon = reconnect.connect()?;
-        Ok(Task {
+    fn new(rcon: LiveConnection, name: &str) -> Task {
+        Task {
             rcon,
-            reconnect,
             name: name.to_owned(),
             processing: format!("{PROCESSING_PREFIX}{name}"),
             looked: None,
-        })
+        }
     }
 
     /// Move, print, remove; until asked to stop. An error means stdout
@@ -194,11 +191,11 @@ impl Task {
                 Err(e) if e.detail().is_some_and(|d| d.contains("unknown command")) => {
                     return Err(Stop::Cannot(format!(
                         "consumer --reliable needs Redis 6.2 or newer (for BLMOVE); Redis at {} said: {e}",
-                        self.reconnect.target()
+                        self.rcon.target()
                     )));
                 }
                 Err(e) => {
-                    self.rcon = self.reconnect.after(&e)?;
+                    self.rcon.recover_from(&e)?;
                     self.recover(out)?;
                     continue;
                 }
@@ -230,7 +227,7 @@ impl Task {
                 .arg(PRODCONS_QUEUE)
                 .arg(CONSUMERS)
                 .arg(owner)
-                .query(&mut self.rcon);
+                .query(&mut *self.rcon);
             match handed {
                 Ok(handed) if handed > 0 => warn!(
                     "consumer {owner:?} has not been seen for {ALIVE_FOR:?}: handed back the \
@@ -262,7 +259,7 @@ impl Task {
             .arg(2)
             .arg(PRODCONS_QUEUE)
             .arg(&self.processing)
-            .query(&mut self.rcon);
+            .query(&mut *self.rcon);
         match moved {
             Ok(Some(task)) => Ok(Some(task)),
             Ok(None) => {
@@ -273,9 +270,9 @@ impl Task {
                 warn!(
                     "Redis at {} is at maxmemory and refuses BLMOVE, and cannot run an allow-oom \
                      script ({e}; needs Redis 7): raise maxmemory or choose an eviction policy",
-                    self.reconnect.target()
+                    self.rcon.target()
                 );
-                self.rcon = self.reconnect.after(oom)?;
+                self.rcon.recover_from(oom)?;
                 Ok(None)
             }
         }
@@ -297,7 +294,7 @@ impl Task {
                     print::task_get(out, &task)?;
                     self.done(&task)?;
                 }
-                Err(e) => self.rcon = self.reconnect.after(&e)?,
+                Err(e) => self.rcon.recover_from(&e)?,
             }
         }
     }
@@ -305,7 +302,7 @@ impl Task {
     /// `LREM task:prodcons:processing:NAME -1 task`, retried until Redis takes it.
     fn done(&mut self, task: &[u8]) -> Result<(), Stop> {
         while let Err(e) = self.rcon.lrem::<_, _, ()>(&self.processing, -1, task) {
-            self.rcon = self.reconnect.after(&e)?;
+            self.rcon.recover_from(&e)?;
         }
         Ok(())
     }

@@ -1,26 +1,38 @@
-//! The subscriber's watch over a quiet subscription: a channel can be quiet
-//! because nothing is published, or because the network lost the
-//! connection without a word. After a quiet spell a PING tells the two apart.
+//! One subscription of the subscriber, as an iterator over its messages
+//! (the original's `for i in self.ps.listen()`). It ends when a stop is
+//! requested or the connection is lost; then `LiveConnection::subscribe`
+//! connects and subscribes again.
+//!
+//! A channel can be quiet because nothing is published, or because the
+//! network lost the connection without a word: after a quiet spell a PING
+//! tells the two apart.
 
 use std::time::{Duration, Instant};
 
-use redis::{Msg, PubSub, RedisResult};
+use redis::{Msg, PubSub, RedisError, RedisResult};
 
-use crate::reconnect::WAIT;
+use crate::live_connection::WAIT;
+use crate::signals;
 
 /// Quiet time after which a subscription is checked with PING; no PONG
 /// within as long again, and the connection is taken for dead.
 const QUIET: Duration = Duration::from_secs(4);
 
-/// When the subscription was last heard from.
-pub struct Watch {
+/// A subscribed connection, yielding its messages.
+pub struct Subscription<'a> {
+    ps: PubSub<'a>,
+    /// When the subscription was last heard from.
     heard: Instant,
+    /// Where the error goes when the connection is lost.
+    lost: &'a mut Option<RedisError>,
 }
 
-impl Watch {
-    pub fn new() -> Watch {
-        Watch {
+impl<'a> Subscription<'a> {
+    pub(crate) fn new(ps: PubSub<'a>, lost: &'a mut Option<RedisError>) -> Subscription<'a> {
+        Subscription {
+            ps,
             heard: Instant::now(),
+            lost,
         }
     }
 
@@ -29,8 +41,8 @@ impl Watch {
     /// the connection is gone. Like the original's `if i['type'] ==
     /// 'message'`, only messages come out: redis-rs keeps subscription
     /// replies to itself.
-    pub fn next_message(&mut self, ps: &mut PubSub<'_>) -> RedisResult<Option<Msg>> {
-        match ps.get_message() {
+    fn next_message(&mut self) -> RedisResult<Option<Msg>> {
+        match self.ps.get_message() {
             Ok(message) => {
                 self.heard = Instant::now();
                 Ok(Some(message))
@@ -39,11 +51,11 @@ impl Watch {
             Err(e) if e.is_timeout() => {
                 // PING on a subscribed connection; messages that come before
                 // the PONG are kept for get_message.
-                ps.set_read_timeout(Some(QUIET))?;
-                let pong = ps.ping::<redis::Value>();
+                self.ps.set_read_timeout(Some(QUIET))?;
+                let pong = self.ps.ping::<redis::Value>();
                 // Back to short waits, also for the UNSUBSCRIBE that
                 // dropping `ps` sends.
-                ps.set_read_timeout(Some(WAIT))?;
+                self.ps.set_read_timeout(Some(WAIT))?;
                 pong?;
                 self.heard = Instant::now();
                 Ok(None)
@@ -53,8 +65,22 @@ impl Watch {
     }
 }
 
-impl Default for Watch {
-    fn default() -> Self {
-        Watch::new()
+impl Iterator for Subscription<'_> {
+    type Item = Msg;
+
+    /// The next message; `None` once a stop is requested or the connection
+    /// is lost.
+    fn next(&mut self) -> Option<Msg> {
+        while !signals::stop_requested() {
+            match self.next_message() {
+                Ok(Some(message)) => return Some(message),
+                Ok(None) => {}
+                Err(e) => {
+                    *self.lost = Some(e);
+                    return None;
+                }
+            }
+        }
+        None
     }
 }

@@ -124,7 +124,7 @@ impl Link {
     /// not come. Always on the connection the write went out on: `WAIT` on
     /// another would confirm nothing.
     pub fn confirm_on_a_replica(&mut self) -> Option<usize> {
-        if !self.target.has_replicas() {
+        if !self.target.uses_sentinel() {
             return None;
         }
         // WAIT must answer before the connection's read timeout (the time

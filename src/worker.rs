@@ -1,6 +1,6 @@
 //! What the consumer and subscriber do before their loops: read the
-//! settings, start logging, take over the signals that end them, and open
-//! stdout (refused only when it was closed at start).
+//! settings, start logging, take over the stop requests (Ctrl-C, `kill`),
+//! and open stdout (refused only when it was closed at start).
 
 use crate::exit::Stop;
 use crate::print::{self, Output};
@@ -19,6 +19,6 @@ pub fn start() -> Result<Start, Stop> {
     let target = config::redis_from_env()?;
     logging::init(config::log_level_from_env()?);
     signals::stop_between_elements();
-    let out = print::stdout().map_err(|e| Stop::Setting(config::unusable_stdout(e)))?;
+    let out = print::open_stdout().map_err(|e| Stop::Setting(config::unusable_stdout(e)))?;
     Ok(Start { target, out })
 }
