@@ -15,10 +15,13 @@
 //! | `app.run(debug=True)` | `run`: `server::serve`, `WORKERS` threads |
 //!
 //! What keeps it safe lives in the library, out of these lines:
-//! `Link::run` (timeouts, reconnects, never a command sent twice; a failure
-//! comes back as `Reply::Failed`), `http::confirmed` (with Sentinel, a push
-//! is a 302 only once a replica has it) and `http::respond` (HEAD, the 2 s
-//! bound, one place that turns a failure into a status and a page).
+//! `http::push_and_confirm` and `http::publish` run a route's commands on a
+//! live connection (`Link`: timeouts, reconnects, never a command sent
+//! twice) and turn a failure into `Reply::Failed`; a push is a 302 only once
+//! a replica has it, with Sentinel. `http::respond` handles HEAD, the 2 s
+//! bound and the one place a failure becomes a status and a page;
+//! `server::serve` the threads and the stop. Lines marked `new:` have no
+//! Python counterpart.
 
 use std::process::ExitCode;
 
@@ -48,13 +51,8 @@ const INDEX_HTML: &str = r#"
 fn route(method: &Method, path: &str, link: &mut Link, clicks: &Clicks) -> Reply {
     match (method, path) {
         (Method::Get, "/") => index(link, clicks),
-        (Method::Get, "/prodcons") => {
-            let pushed = link.run(|rcon| prodcons(rcon, clicks));
-            http::confirmed(link, pushed)
-        }
-        (Method::Get, "/pubsub") => link
-            .run(|rcon| pubsub(rcon, clicks))
-            .unwrap_or_else(Reply::Failed),
+        (Method::Get, "/prodcons") => http::push_and_confirm(link, |rcon| prodcons(rcon, clicks)),
+        (Method::Get, "/pubsub") => http::publish(link, |rcon| pubsub(rcon, clicks)),
         (_, "/" | "/prodcons" | "/pubsub") => Reply::MethodNotAllowed,
         _ => Reply::NotFound,
     }
@@ -64,7 +62,7 @@ fn route(method: &Method, path: &str, link: &mut Link, clicks: &Clicks) -> Reply
 /// clicks did, what waits in the queue and who listens (`src/page.rs`).
 fn index(link: &mut Link, clicks: &Clicks) -> Reply {
     // return html
-    Reply::Page(format!("{INDEX_HTML}{}", page::status_html(link, clicks)))
+    Reply::Page(format!("{INDEX_HTML}{}", page::query_status(link, clicks)))
 }
 
 /// `@app.route('/prodcons')`: the producer.
@@ -75,6 +73,7 @@ fn prodcons(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     let _: () = rcon.lpush(PRODCONS_QUEUE, elem)?;
     // logging.info("lpush {} -- {}".format(prodcons_queue, elem))
     info!("lpush {} -- {}", PRODCONS_QUEUE, elem);
+    // new: the page shows what each click did
     clicks.record(format!("pushed {elem}"));
     // return redirect('/')
     Ok(Reply::Redirect("/"))
@@ -86,6 +85,7 @@ fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     let elem = rand::random_range(0..10);
     // rcon.publish(pubsub_channel, elem)
     let receivers: usize = rcon.publish(PUBSUB_CHANNEL, elem)?;
+    // new: say how many got it; with none, the message is gone
     if receivers == 0 {
         info!(
             "publish {PUBSUB_CHANNEL} -- {elem} (no subscriber: pub/sub keeps nothing, so it is gone)"
@@ -93,6 +93,7 @@ fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     } else {
         info!("publish {PUBSUB_CHANNEL} -- {elem} (received by {receivers} subscribers)");
     }
+    // new: the page shows what each click did
     clicks.record(format!(
         "published {elem}, received by {receivers} subscribers"
     ));

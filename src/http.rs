@@ -12,6 +12,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use log::warn;
+use redis::{Connection, RedisResult};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 use crate::redis_target::RedisTarget;
@@ -37,17 +38,30 @@ pub enum Reply {
     Stopping,
 }
 
-/// A push's reply, confirmed on a replica first when there are replicas
-/// ([`Link::confirm_on_a_replica`]): a 302 then means the element is on two
-/// machines.
-pub fn confirmed(link: &mut Link, pushed: Result<Reply, Failure>) -> Reply {
-    match pushed {
+/// Runs a push (`/prodcons`) on the link's live connection. With Sentinel
+/// it then waits, within the click's 2 s, until a replica has it (`WAIT 1`,
+/// [`Link::confirm_on_a_replica`]): a 302 then means the element is on two
+/// machines; none in time is [`Reply::NotOnAReplica`] (202).
+pub fn push_and_confirm(
+    link: &mut Link,
+    push: impl FnOnce(&mut Connection) -> RedisResult<Reply>,
+) -> Reply {
+    match link.run(push) {
         Ok(reply) => match link.confirm_on_a_replica() {
             None | Some(1..) => reply,
             Some(0) => Reply::NotOnAReplica,
         },
         Err(failure) => Reply::Failed(failure),
     }
+}
+
+/// Runs a publish (`/pubsub`) on the link's live connection. Pub/sub
+/// keeps nothing, so there is nothing for a replica to confirm.
+pub fn publish(
+    link: &mut Link,
+    publish: impl FnOnce(&mut Connection) -> RedisResult<Reply>,
+) -> Reply {
+    link.run(publish).unwrap_or_else(Reply::Failed)
 }
 
 /// Answers one request with `route(method, path, link)`.

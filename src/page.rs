@@ -132,9 +132,11 @@ fn shown(len: usize, bytes: &[u8]) -> String {
     }
 }
 
-/// The HTML that goes under the original page. It renders when Redis is
-/// down too, and says so.
-pub fn status_html(link: &mut Link, clicks: &Clicks) -> String {
+/// Asks Redis for the queue's first elements (a script that shortens each
+/// one in Redis), the subscribers and, with Sentinel, the replicas
+/// (`ROLE`); returns the HTML that goes under the original page. It renders
+/// when Redis is down too, and says so.
+pub fn query_status(link: &mut Link, clicks: &Clicks) -> String {
     let last = clicks.html();
     let redis = match link.run(read_status) {
         Ok(s) => {

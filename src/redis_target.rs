@@ -111,10 +111,14 @@ impl RedisTarget {
         self.sentinels.is_some()
     }
 
-    /// Opens a connection. `timeout` bounds the whole of it: name lookup,
-    /// TCP connect and the handshake (AUTH, SELECT; the patched redis crate
-    /// waits once, not once per reply, see `vendor/redis/PATCHES.md`).
-    /// `read_timeout` then stays on the connection (`None`: wait for ever).
+    /// Opens a connection. Without Sentinel, `timeout` bounds the whole of
+    /// it: name lookup, TCP connect and the handshake (AUTH, SELECT; the
+    /// patched redis crate waits once, not once per reply, see
+    /// `vendor/redis/PATCHES.md`). With Sentinel it bounds each step
+    /// ([`ask_sentinels`](Self::ask_sentinels)) rather than the sum, and a
+    /// sentinel's host name is looked up by the redis crate, with no bound
+    /// of ours: give the sentinels as addresses. `read_timeout` then stays
+    /// on the connection (`None`: wait for ever).
     pub fn connect(
         &self,
         timeout: Duration,

@@ -4,7 +4,10 @@
 //! dies in between loses it. Here `BLMOVE` moves each element atomically to
 //! a processing list; only after its line is written is it removed from
 //! there with `LREM`. Whatever a dead consumer left in the processing list
-//! is printed first at the next start (and after every reconnect). An
+//! is printed first when it starts again under the same `CONSUMER_NAME`
+//! (and after every reconnect); under another name (the default holds the
+//! process id), another consumer hands it back to the queue once the dead
+//! one's sign of life has expired. An
 //! element can then be printed twice (killed after the print, before the
 //! `LREM`), never lost.
 //!
@@ -84,7 +87,8 @@ fn default_name() -> String {
 /// This consumer's sign of life, `task:prodcons:consumer:NAME`, and its
 /// name in the registry `task:prodcons:consumers`, both renewed every
 /// [`RENEW_EVERY`] by a thread with a connection of its own. Dropped (the
-/// consumer stops, for any reason), it deletes the sign, so that another
+/// consumer stops in any way but SIGKILL or a crash of its host), it
+/// deletes the sign, so that another
 /// consumer hands back at once whatever is still held.
 struct SignOfLife {
     stop: Arc<AtomicBool>,
