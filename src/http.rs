@@ -160,8 +160,12 @@ impl Reply {
 /// the way the workers put them ([`RedisTarget::describe`]).
 fn failure_words(failure: &Failure, target: &RedisTarget) -> (String, &'static str) {
     match failure {
+        Failure::NotSent(e) if e.is_timeout() => (
+            format!("{}: nothing was pushed or published.", target.describe(e)),
+            "A Redis that is stopped (kill -STOP, a debugger) or busy (a slow command) answers once it goes on. Then go back and click again.",
+        ),
         Failure::NotSent(e) => (
-            format!("Redis at {target} is not reachable ({e}): nothing was pushed or published."),
+            format!("{}: nothing was pushed or published.", target.describe(e)),
             "If Redis is not running, start it (scripts/demo starts one for you); if it is, see whether it takes connections (maxclients, a firewall). Then go back and click again.",
         ),
         Failure::MaybeSent(e) => (

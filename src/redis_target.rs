@@ -216,8 +216,10 @@ impl RedisTarget {
     pub fn describe(&self, e: &RedisError) -> String {
         if e.kind() == ErrorKind::MasterNameNotFoundBySentinel {
             format!(
-                "Redis at {self}: none yet (the sentinels name no node that says it is the primary; a failover takes a few seconds): {e}"
+                "Redis at {self}: the sentinels name no primary yet (a failover takes a few seconds)"
             )
+        } else if e.is_timeout() {
+            format!("Redis at {self} did not answer in time (it may be busy or stopped)")
         } else if is_unreachable(e) {
             format!("cannot reach Redis at {self}: {e}")
         } else if e.kind() == ErrorKind::AuthenticationFailed {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use log::debug;
+use log::{debug, warn};
 use redis::{Connection, RedisError, RedisResult};
 
 use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_failover, is_unreachable, timed_out};
@@ -187,6 +187,12 @@ impl Link {
                 .open(left.min(CONNECT_TIMEOUT), None)
                 .map_err(Failure::before_sending)?;
             self.rcon = Some(opened.rcon);
+            if self.target.uses_sentinel() && !self.node.is_empty() && self.node != opened.node {
+                warn!(
+                    "moved to a new primary: connected to Redis at {}, {}; was {}",
+                    opened.node, self.target, self.node
+                );
+            }
             self.node = opened.node;
             self.timeout = None;
         }

@@ -358,7 +358,8 @@ fn a_busy_db_costs_the_reliable_consumer_nothing() {
 /// 3.06 s, `/` after 3.07 s (connect, then SELECT each had a second of
 /// their own). Now cold clicks are answered within the click's 2 s; a
 /// worker's first connect says within a few seconds that Redis does not
-/// answer.
+/// answer, and both say it may be busy or stopped (they said "not
+/// reachable (Resource temporarily unavailable)").
 #[test]
 fn a_cold_connection_to_a_frozen_redis_fits_the_bound() {
     let redis = RedisServer::with_password("pw");
@@ -382,9 +383,22 @@ fn a_cold_connection_to_a_frozen_redis_fits_the_bound() {
             .map(|h| h.join().expect("click"))
             .collect()
     });
+    // The words: not "not reachable ... (os error 11)", which sent a
+    // learner to start a Redis that was running.
+    let page = web.get("/prodcons").text();
     let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
     let said = consumer.wait_stderr("Redis at", Duration::from_secs(5));
     signal(redis.pid(), "-CONT");
+    assert!(
+        page.contains("did not answer in time (it may be busy or stopped)")
+            && !page.contains("If Redis is not running"),
+        "{page}"
+    );
+    assert!(
+        said.as_deref()
+            .is_some_and(|l| l.contains("did not answer in time")),
+        "{said:?}"
+    );
     eprintln!("cold answers with Redis frozen: {answers:?}");
     for (path, status, took) in &answers {
         let expected = if path == "/" { 200 } else { 503 };

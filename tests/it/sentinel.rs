@@ -422,6 +422,14 @@ fn the_programs_follow_five_failovers_and_keep_every_302() {
     for status in counts.keys() {
         assert!(matches!(status, 302 | 202 | 500 | 503 | 504), "{counts:?}");
     }
+    // The web says where it went, as the workers do (it said only "not
+    // reachable (Master with given name not found ...)").
+    let web_moved = web
+        .program
+        .stderr_lines()
+        .iter()
+        .any(|l| l.contains("moved to a new primary"));
+    assert!(web_moved, "the web logs the move");
 }
 
 /// One sentinel of three frozen (SIGSTOP: it accepts connections and never
@@ -495,7 +503,7 @@ fn all_sentinels_down_clicks_work_or_fail_honestly() {
         .program
         .stderr_lines()
         .iter()
-        .any(|l| l.contains(&sentinels) && l.contains("not reachable"));
+        .any(|l| l.contains(&sentinels) && l.contains("cannot reach Redis"));
     assert!(named, "{:?}", cold.program.stderr_lines());
     let pushed: usize = rig.conn(primary).llen(QUEUE).expect("llen");
     assert_eq!(pushed, 2, "the two 302s, nothing else");

@@ -204,7 +204,7 @@ fn redis_down_gives_503_then_recovers() {
             text.contains(&format!("127.0.0.1:{}", redis.port)),
             "{text}"
         );
-        assert!(text.contains("not reachable"), "{text}");
+        assert!(text.contains("cannot reach Redis"), "{text}");
         assert!(text.contains("nothing was pushed"), "{text}");
         assert!(text.contains(r#"<a href="/">"#), "a way back: {text}");
         assert!(text.contains("scripts/demo"), "how to start Redis: {text}");
