@@ -2,6 +2,7 @@
 //! says why in one line when a part cannot start, allows one demo at a
 //! time, and leaves nothing behind when stopped.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use crate::support::*;
 
 /// A demo on its own ports and its own DEMO_DIR, running the binaries the
 /// tests built (no release build inside a test).
+/// It runs in a process group of its own, as a terminal's foreground job:
+/// Ctrl-C there is SIGINT to the whole group (`signal(-pgid)`).
 fn demo(redis_url: &str, bind: &str, dir: &Path) -> Program {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_web"))
         .parent()
@@ -21,7 +24,8 @@ fn demo(redis_url: &str, bind: &str, dir: &Path) -> Program {
     command
         .env("DEMO_DIR", dir)
         .env("BIN_DIR", bin_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .process_group(0);
     Program::start_with(command, &[("REDIS_URL", redis_url), ("BIND", bind)])
 }
 
@@ -141,12 +145,33 @@ fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
         "{err:?}"
     );
 
-    signal(demo.pid(), "-INT");
+    // Ctrl-C in the demo's terminal: SIGINT to every process of the group.
+    // Each program stops by itself and its last line is shown (the demo
+    // used to send SIGTERM on top, a second signal that ended them at once,
+    // and its line readers died of the Ctrl-C first).
+    let group = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", demo.pid())])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(group, "kill -INT the demo's group");
     assert_eq!(
         demo.wait_exit(Duration::from_secs(15)),
         Some(0),
         "{:?}",
         demo.stderr_lines()
+    );
+    let out = demo.stdout_lines();
+    for program in ["[web]", "[consumer]", "[subscriber]"] {
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with(program) && l.contains("stopped, as asked")),
+            "{program}'s last line: {out:?}"
+        );
+    }
+    let everything = [out, demo.stderr_lines()].concat();
+    assert!(
+        !everything.iter().any(|l| l.contains("Killed")),
+        "no job notice: {everything:?}"
     );
     assert!(
         eventually(Duration::from_secs(5), || left_running(&dir).is_empty()),
