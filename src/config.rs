@@ -13,9 +13,9 @@ use log::LevelFilter;
 use crate::redis_target::{self, RedisTarget};
 
 /// The original's Redis: `redis.StrictRedis(host='localhost', db=1)`.
-pub const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/1";
+pub(crate) const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/1";
 /// Flask's default address for `app.run()`.
-pub const DEFAULT_BIND: &str = "127.0.0.1:5000";
+pub(crate) const DEFAULT_BIND: &str = "127.0.0.1:5000";
 
 /// A setting that cannot be used; its `Display` is the one line the user sees.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ pub fn redis_from_env() -> Result<RedisTarget, ConfigError> {
 }
 
 /// The name Sentinel knows the primary by, when `REDIS_MASTER` is unset.
-pub const DEFAULT_MASTER: &str = "mq";
+pub(crate) const DEFAULT_MASTER: &str = "mq";
 
 fn sentinels(list: &str) -> Result<Vec<(String, u16)>, ConfigError> {
     let bad = || {
@@ -165,7 +165,7 @@ fn reliable_flag(args: &[String]) -> Result<bool, ConfigError> {
 /// `CONSUMER_NAME`, the reliable consumer's name (its processing list is
 /// named after it); `None` when unset, for the default the reliable
 /// consumer makes.
-pub fn consumer_name_from_env() -> Result<Option<String>, ConfigError> {
+pub(crate) fn consumer_name_from_env() -> Result<Option<String>, ConfigError> {
     var("CONSUMER_NAME").map(consumer_name).transpose()
 }
 
@@ -181,7 +181,7 @@ fn consumer_name(name: String) -> Result<String, ConfigError> {
 
 /// A stdout the workers cannot print to: refuse to start, rather than
 /// print into nothing.
-pub fn unusable_stdout(e: std::io::Error) -> ConfigError {
+pub(crate) fn unusable_stdout(e: std::io::Error) -> ConfigError {
     ConfigError(format!("cannot print to stdout: {e}"))
 }
 

@@ -20,7 +20,7 @@ use crate::web_link::{Failure, Link};
 
 /// Every answer that needs Redis comes within this time of the request,
 /// whatever Redis does, including the time the request waited for a worker.
-pub const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+pub(crate) const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 
 /// What a route answers, before it becomes HTTP.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ pub fn publish(
 /// (405 for HEAD) answers its redirect to `/` without running. A query string is ignored, as Flask ignores it here. A
 /// panic answers this one request with 500 (tiny_http does so for a request
 /// dropped unanswered) and leaves the worker running with a new connection.
-pub fn respond(
+pub(crate) fn respond(
     request: Request,
     link: &mut Link,
     route: impl FnOnce(&Method, &str, &mut Link) -> Reply,
@@ -197,7 +197,7 @@ fn error_page(said: &str, advice: &str) -> String {
 
 /// Why the web server cannot start on `bind`, in one line. An address this
 /// host does not have is not "another server using it".
-pub fn cannot_listen(
+pub(crate) fn cannot_listen(
     bind: std::net::SocketAddr,
     e: &(dyn std::error::Error + Send + Sync + 'static),
 ) -> String {
@@ -218,7 +218,7 @@ pub fn cannot_listen(
 
 /// The Redis address, its errors and queued elements come from outside:
 /// show them as text.
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     if !text.contains(['&', '<', '>', '"']) {
         return text.to_owned();
     }

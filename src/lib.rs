@@ -34,7 +34,9 @@
 //!   (stop requests, a closed stdout, the host's name); the only module
 //!   with `cfg`.
 //! - [`worker`]: what the consumer and subscriber do before their loops.
-//! - [`subscription`]: one subscription, as an iterator over its messages.
+//! - `subscription`: one subscription, as an iterator over its messages.
+//! - `sentinel`: everything Sentinel (finding the primary, failover
+//!   answers, `WAIT` and `ROLE`), called by the modules above.
 //! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
@@ -53,8 +55,9 @@ mod platform;
 pub mod print;
 pub mod redis_target;
 pub mod reliable;
+mod sentinel;
 pub mod server;
 pub mod signals;
-pub mod subscription;
+mod subscription;
 pub mod web_link;
 pub mod worker;

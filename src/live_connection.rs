@@ -11,7 +11,8 @@ use log::{info, warn};
 use redis::{Commands, Connection, RedisError, RedisResult};
 
 use crate::exit::Stop;
-use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_failover, is_unreachable};
+use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_unreachable};
+use crate::sentinel::is_failover;
 use crate::signals;
 use crate::subscription::Subscription;
 
@@ -64,7 +65,7 @@ impl LiveConnection {
         })
     }
 
-    pub fn target(&self) -> &RedisTarget {
+    pub(crate) fn target(&self) -> &RedisTarget {
         &self.target
     }
 
@@ -89,7 +90,7 @@ impl LiveConnection {
     /// When Redis answered with an error (say the key holds a string), it
     /// first waits, longer each time while Redis keeps refusing, so a
     /// command that keeps failing never turns into a busy loop.
-    pub fn recover_from(&mut self, e: &RedisError) -> Result<(), Stop> {
+    pub(crate) fn recover_from(&mut self, e: &RedisError) -> Result<(), Stop> {
         if is_unreachable(e) {
             warn!("lost the connection to Redis at {}: {e}", self.target);
         } else if is_failover(e) && self.target.uses_sentinel() {
@@ -210,7 +211,7 @@ fn connect(
 
 /// Waits that double from 100 ms up to 5 s: quick to recover from a blip,
 /// never a busy loop during a long outage.
-pub struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
 }
 
@@ -218,11 +219,11 @@ impl Backoff {
     const FIRST: Duration = Duration::from_millis(100);
     const MAX: Duration = Duration::from_secs(5);
 
-    pub fn new() -> Backoff {
+    pub(crate) fn new() -> Backoff {
         Backoff { next: Self::FIRST }
     }
 
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let delay = self.next;
         self.next = (delay * 2).min(Self::MAX);
         delay

@@ -16,6 +16,7 @@ use redis::{Connection, RedisResult};
 
 use crate::http::escape_html;
 use crate::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
+use crate::sentinel;
 use crate::web_link::{Failure, Link};
 
 /// How many clicks, and how many waiting elements, the page lists.
@@ -107,13 +108,7 @@ fn primary_html(link: &mut Link) -> String {
     if !link.target().uses_sentinel() {
         return String::new();
     }
-    let replicas = link.run(|rcon| {
-        let role: Vec<redis::Value> = redis::cmd("ROLE").query(rcon)?;
-        Ok(match role.get(2) {
-            Some(redis::Value::Array(replicas)) => replicas.len(),
-            _ => 0,
-        })
-    });
+    let replicas = link.run(sentinel::replicas_of_the_primary);
     let node = escape_html(link.node().unwrap_or("unknown"));
     match replicas {
         Ok(n) => format!("<br>\nprimary: {node} (named by the sentinels), {n} replicas connected"),

@@ -6,9 +6,8 @@
 //! loopback without asking anyone, so a host with no `/etc/hosts` works).
 //!
 //! With Sentinel (`REDIS_SENTINELS`), the target is "the primary the
-//! sentinels name", found again at every connect through the redis crate's
-//! own Sentinel support, which also checks with `ROLE` that the node is a
-//! primary; the URL then gives only the db and the password.
+//! sentinels name", found again at every connect (`src/sentinel.rs`); the
+//! URL then gives only the db and the password.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -17,14 +16,15 @@ use std::thread;
 use std::time::Duration;
 
 use redis::io::tcp::TcpSettings;
-use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
+
+use crate::sentinel::Sentinels;
 use redis::{
     Client, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError,
     RedisResult,
 };
 
 /// How long a connect (name lookup, TCP, then AUTH and SELECT) may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where Redis is, and how to show that without the password.
 #[derive(Clone)]
@@ -36,22 +36,15 @@ pub struct RedisTarget {
     sentinels: Option<Sentinels>,
 }
 
-/// Where the sentinels are, and the name of the primary they watch.
-#[derive(Clone)]
-struct Sentinels {
-    addrs: Vec<(String, u16)>,
-    master: String,
-}
-
 /// A connection, and the node it goes to (`host:port`): with Sentinel, the
 /// primary the sentinels named this time.
-pub struct Opened {
+pub(crate) struct Opened {
     pub rcon: Connection,
     pub node: String,
 }
 
 /// Why a `REDIS_URL` cannot be used, in words for the user.
-pub fn unsupported(url: &str) -> Option<&'static str> {
+pub(crate) fn unsupported(url: &str) -> Option<&'static str> {
     let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
     match scheme {
         "redis" => None,
@@ -64,7 +57,7 @@ pub fn unsupported(url: &str) -> Option<&'static str> {
 
 impl RedisTarget {
     /// Parses a `redis://` URL. Nothing is connected or resolved yet.
-    pub fn parse(url: &str) -> RedisResult<RedisTarget> {
+    pub(crate) fn parse(url: &str) -> RedisResult<RedisTarget> {
         let info = url.into_connection_info()?;
         let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
             return Err(RedisError::from((
@@ -91,23 +84,20 @@ impl RedisTarget {
 
     /// The same db and password, on whichever node the sentinels at `addrs`
     /// name as the primary of `master`.
-    pub fn through_sentinels(mut self, addrs: Vec<(String, u16)>, master: &str) -> RedisTarget {
-        let listed: Vec<String> = addrs.iter().map(|(h, p)| show_addr(h, *p)).collect();
-        let db = self.info.redis_settings().db();
-        self.shown = format!(
-            "the primary of {master:?} per the sentinels {} (db {db})",
-            listed.join(",")
-        );
-        self.sentinels = Some(Sentinels {
-            addrs,
-            master: master.to_owned(),
-        });
+    pub(crate) fn through_sentinels(
+        mut self,
+        addrs: Vec<(String, u16)>,
+        master: &str,
+    ) -> RedisTarget {
+        let sentinels = Sentinels::new(addrs, master);
+        self.shown = sentinels.shown(self.info.redis_settings().db());
+        self.sentinels = Some(sentinels);
         self
     }
 
     /// True when the sentinels name the node (`REDIS_SENTINELS`): there are
     /// replicas then, and a push is confirmed on one.
-    pub fn uses_sentinel(&self) -> bool {
+    pub(crate) fn uses_sentinel(&self) -> bool {
         self.sentinels.is_some()
     }
 
@@ -115,11 +105,11 @@ impl RedisTarget {
     /// it: name lookup, TCP connect and the handshake (AUTH, SELECT; the
     /// patched redis crate waits once, not once per reply, see
     /// `vendor/redis/PATCHES.md`). With Sentinel it bounds each step
-    /// ([`ask_sentinels`](Self::ask_sentinels)) rather than the sum, and a
+    /// (`Sentinels::find_primary`) rather than the sum, and a
     /// sentinel's host name is looked up by the redis crate, with no bound
     /// of ours: give the sentinels as addresses. `read_timeout` then stays
     /// on the connection (`None`: wait for ever).
-    pub fn connect(
+    pub(crate) fn connect(
         &self,
         timeout: Duration,
         read_timeout: Option<Duration>,
@@ -128,7 +118,11 @@ impl RedisTarget {
     }
 
     /// [`connect`](Self::connect), saying which node it reached.
-    pub fn open(&self, timeout: Duration, read_timeout: Option<Duration>) -> RedisResult<Opened> {
+    pub(crate) fn open(
+        &self,
+        timeout: Duration,
+        read_timeout: Option<Duration>,
+    ) -> RedisResult<Opened> {
         let started = std::time::Instant::now();
         let (info, node) = match &self.sentinels {
             None => {
@@ -140,7 +134,7 @@ impl RedisTarget {
                     .set_addr(ConnectionAddr::Tcp(addr.ip().to_string(), addr.port()));
                 (info, node)
             }
-            Some(sentinels) => self.ask_sentinels(sentinels, timeout)?,
+            Some(sentinels) => sentinels.find_primary(self.info.redis_settings(), timeout)?,
         };
         let left = timeout.saturating_sub(started.elapsed());
         if left.is_zero() {
@@ -150,34 +144,6 @@ impl RedisTarget {
         rcon.set_read_timeout(read_timeout)?;
         rcon.set_write_timeout(Some(timeout.max(Duration::from_secs(1))))?;
         Ok(Opened { rcon, node })
-    }
-
-    /// The primary's address, from the first sentinel that names one whose
-    /// `ROLE` says it is the primary. Each sentinel, and the check, get a
-    /// quarter of `timeout` (patch 4 of the vendored redis bounds them), so
-    /// a sentinel that does not answer costs little.
-    fn ask_sentinels(
-        &self,
-        sentinels: &Sentinels,
-        timeout: Duration,
-    ) -> RedisResult<(ConnectionInfo, String)> {
-        let infos: Vec<ConnectionInfo> = sentinels
-            .addrs
-            .iter()
-            .map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port).into_connection_info())
-            .collect::<RedisResult<_>>()?;
-        let mut sentinel = Sentinel::build(infos)?;
-        sentinel.set_timeout(Some(timeout / 4));
-        let node_info = SentinelNodeConnectionInfo::default()
-            .set_redis_connection_info(self.info.redis_settings().clone())
-            .set_tcp_settings(TcpSettings::default().set_nodelay(true));
-        let client = sentinel.master_for(&sentinels.master, Some(&node_info))?;
-        let info = client.get_connection_info().clone();
-        let node = match info.addr() {
-            ConnectionAddr::Tcp(host, port) => show_addr(host, *port),
-            other => other.to_string(),
-        };
-        Ok((info, node))
     }
 
     /// The first address of the host, within `timeout`. `localhost` is
@@ -213,7 +179,7 @@ impl RedisTarget {
     /// One sentence that says what went wrong: not reachable; Redis's own
     /// refusal in its words (a password, a permission, a bad db); or what
     /// this program could not make of Redis's answer.
-    pub fn describe(&self, e: &RedisError) -> String {
+    pub(crate) fn describe(&self, e: &RedisError) -> String {
         if e.kind() == ErrorKind::MasterNameNotFoundBySentinel {
             format!(
                 "Redis at {self}: the sentinels name no primary yet (a failover takes a few seconds)"
@@ -246,7 +212,7 @@ impl fmt::Display for RedisTarget {
 }
 
 /// `host:port`; an IPv6 address as `[::1]:6379`, so the port stands apart.
-pub fn show_addr(host: &str, port: u16) -> String {
+pub(crate) fn show_addr(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -254,20 +220,9 @@ pub fn show_addr(host: &str, port: u16) -> String {
     }
 }
 
-/// True when Redis's answer means this node is not (or no longer) the
-/// primary: a replica, or a demoted primary (`READONLY`), a replica that
-/// lost its primary (`MASTERDOWN`), a blocked command ended by a role
-/// change (`UNBLOCKED`). With Sentinel, ask the sentinels again at once:
-/// they name a node only after `ROLE` says it is the primary, so this never
-/// loops. (`NOREPLICAS` and `LOADING` come from the primary itself: those
-/// are waited out with the backoff, like other refusals.)
-pub fn is_failover(e: &RedisError) -> bool {
-    matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "UNBLOCKED"))
-}
-
 /// True when the error means "no answer from Redis" (down, unreachable, too
 /// slow) rather than "Redis answered".
-pub fn is_unreachable(e: &RedisError) -> bool {
+pub(crate) fn is_unreachable(e: &RedisError) -> bool {
     e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
@@ -277,7 +232,7 @@ pub fn is_unreachable(e: &RedisError) -> bool {
 
 /// True when Redis itself answered with an error (its code, such as
 /// `WRONGTYPE` or `NOPERM`, or a refused password).
-pub fn is_refusal(e: &RedisError) -> bool {
+pub(crate) fn is_refusal(e: &RedisError) -> bool {
     e.code().is_some() || e.kind() == ErrorKind::AuthenticationFailed
 }
 

@@ -47,7 +47,7 @@ pub fn stop_requested() -> bool {
 }
 
 /// When the first stop request arrived, once one has.
-pub fn stop_requested_at() -> Option<Instant> {
+pub(crate) fn stop_requested_at() -> Option<Instant> {
     REQUESTED
         .load(Ordering::SeqCst)
         .then(|| REQUESTED_AT.get().copied())?
@@ -55,7 +55,7 @@ pub fn stop_requested_at() -> Option<Instant> {
 
 /// Waits `delay` (between two tries to reach Redis), or less when a stop
 /// is asked for meanwhile: then [`Stop::Asked`].
-pub fn sleep_unless_stopped(delay: Duration) -> Result<(), Stop> {
+pub(crate) fn sleep_unless_stopped(delay: Duration) -> Result<(), Stop> {
     let until = Instant::now() + delay;
     loop {
         if stop_requested() {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use redis::{Connection, RedisError, RedisResult};
 
-use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_failover, is_unreachable, timed_out};
+use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_unreachable, timed_out};
+use crate::sentinel::{self, is_failover};
 
 /// Why [`Link::run`] has no value for the caller.
 #[derive(Debug)]
@@ -70,17 +71,17 @@ impl Link {
         }
     }
 
-    pub fn target(&self) -> &RedisTarget {
+    pub(crate) fn target(&self) -> &RedisTarget {
         &self.target
     }
 
     /// Sets when the next commands must be answered (each request's bound).
-    pub fn answer_by(&mut self, deadline: Instant) {
+    pub(crate) fn answer_by(&mut self, deadline: Instant) {
         self.deadline = deadline;
     }
 
     /// Forgets the connection (after a panic, it may be half-way through a reply).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.rcon = None;
     }
 
@@ -91,7 +92,7 @@ impl Link {
     /// kept one fails its PING, before the command is written. Once the
     /// command is written, a lost connection or a timeout is
     /// [`Failure::MaybeSent`], never retried.
-    pub fn run<T>(
+    pub(crate) fn run<T>(
         &mut self,
         command: impl FnOnce(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, Failure> {
@@ -123,7 +124,7 @@ impl Link {
     /// replicas confirmed, 0 when none did in time or when the answer did
     /// not come. Always on the connection the write went out on: `WAIT` on
     /// another would confirm nothing.
-    pub fn confirm_on_a_replica(&mut self) -> Option<usize> {
+    pub(crate) fn confirm_on_a_replica(&mut self) -> Option<usize> {
         if !self.target.uses_sentinel() {
             return None;
         }
@@ -139,7 +140,7 @@ impl Link {
         let Some(rcon) = self.rcon.as_mut() else {
             return Some(0);
         };
-        let confirmed = redis::cmd("WAIT").arg(1).arg(wait_ms).query::<usize>(rcon);
+        let confirmed = sentinel::wait_for_a_replica(rcon, wait_ms);
         self.last_used = Instant::now();
         match confirmed {
             Ok(replicas) => Some(replicas),
@@ -155,7 +156,7 @@ impl Link {
 
     /// The node the kept connection goes to, if there is one (with
     /// Sentinel: the primary it was named as).
-    pub fn node(&self) -> Option<&str> {
+    pub(crate) fn node(&self) -> Option<&str> {
         self.rcon.as_ref().map(|_| self.node.as_str())
     }
 

@@ -499,11 +499,13 @@ fn all_sentinels_down_clicks_work_or_fail_honestly() {
         answer.text()
     );
     let sentinels = rig.sentinels_env();
-    let named = cold
-        .program
-        .stderr_lines()
-        .iter()
-        .any(|l| l.contains(&sentinels) && l.contains("cannot reach Redis"));
+    // The log line is written as the answer goes out: wait for the reader.
+    let named = eventually(Duration::from_secs(5), || {
+        cold.program
+            .stderr_lines()
+            .iter()
+            .any(|l| l.contains(&sentinels) && l.contains("cannot reach Redis"))
+    });
     assert!(named, "{:?}", cold.program.stderr_lines());
     let pushed: usize = rig.conn(primary).llen(QUEUE).expect("llen");
     assert_eq!(pushed, 2, "the two 302s, nothing else");
