@@ -31,6 +31,8 @@ impl Task {
     /// `def __init__(self)`; waits for Redis, unless asked to stop.
     fn new(target: RedisTarget) -> Result<Task, Stop> {
         // self.rcon = redis.StrictRedis(host='localhost', db=1)
+        // (its read timeout, 12 s, is well above BLPOP's 2 s wait, so a
+        // reply is never cut off half-way)
         let rcon = LiveConnection::open(target, Some(CONSUMER_READ_TIMEOUT))?;
         // self.queue = 'task:prodcons:queue'
         let queue = PRODCONS_QUEUE;

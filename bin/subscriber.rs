@@ -33,6 +33,7 @@ impl Task {
     /// `def __init__(self)`; waits for Redis, unless asked to stop.
     fn new(target: RedisTarget) -> Result<Task, Stop> {
         // self.rcon = redis.StrictRedis(host='localhost')
+        // (its reads wait 2 s at a time, then look at the stop flag)
         let rcon = LiveConnection::open(target, Some(WAIT))?;
         let channel = PUBSUB_CHANNEL;
         Ok(Task { rcon, channel })
