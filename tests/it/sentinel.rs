@@ -267,6 +267,7 @@ fn program(exe: &str, args: &[&str], rig: &Rig, extra: Env) -> Program {
 /// after each round.
 #[test]
 fn the_programs_follow_five_failovers_and_keep_every_302() {
+    let _heavy = heavy();
     let mut rig = Rig::start("five");
     let web = rig.web("8");
     let consumer = env!("CARGO_BIN_EXE_consumer");

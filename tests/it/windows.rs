@@ -46,6 +46,7 @@ fn ctrl_c(program: &mut Program) -> Vec<String> {
 #[test]
 #[ignore = "needs wine64, mingw-w64 and the Windows binaries (scripts/test builds them)"]
 fn windows_web_serves_the_page_and_both_links() {
+    let _heavy = heavy();
     let redis = RedisServer::start();
     let mut subscriber = start_windows_worker("subscriber", "监听任务频道", &redis);
     wait_subscribers(&redis, 1);
@@ -81,6 +82,7 @@ fn windows_web_serves_the_page_and_both_links() {
 #[test]
 #[ignore = "needs wine64, mingw-w64 and the Windows binaries (scripts/test builds them)"]
 fn windows_workers_print_what_they_get() {
+    let _heavy = heavy();
     let redis = RedisServer::start();
     let mut consumer = start_windows_worker("consumer", "监听任务队列", &redis);
     let mut subscriber = start_windows_worker("subscriber", "监听任务频道", &redis);
@@ -99,6 +101,7 @@ fn windows_workers_print_what_they_get() {
 #[test]
 #[ignore = "needs wine64, mingw-w64 and the Windows binaries (scripts/test builds them)"]
 fn windows_workers_reconnect_after_redis_restarts() {
+    let _heavy = heavy();
     let mut redis = RedisServer::start();
     let mut consumer = start_windows_worker("consumer", "监听任务队列", &redis);
     let mut subscriber = start_windows_worker("subscriber", "监听任务频道", &redis);
@@ -130,6 +133,7 @@ fn windows_workers_reconnect_after_redis_restarts() {
 #[test]
 #[ignore = "needs wine64, mingw-w64 and the Windows binaries (scripts/test builds them)"]
 fn windows_ctrl_c_stops_the_consumers_without_losing_an_element() {
+    let _heavy = heavy();
     for args in [&[][..], &["--reliable"][..]] {
         let mut command = wine().command("consumer");
         command.args(args);

@@ -48,6 +48,17 @@ pub const DURABLE: &[&str] = &[
     "always",
 ];
 
+/// Held by the tests that load the machine the most (the Windows programs
+/// under Wine) and by the one most hurt by load (five Sentinel failovers,
+/// whose sentinels missed a failover for 40 s while Wine tests ran beside
+/// them in CI), so that those never run at the same time.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Environment variables for a program under test.
 pub type Env<'a> = &'a [(&'a str, &'a str)];
 
