@@ -157,7 +157,39 @@ impl Rig {
             Some(redis::Value::Array(connected)) => connected.len(),
             _ => 0,
         };
-        (agreed && is_primary && streaming >= replicas).then_some(first)
+        let good = replicas == 0 || self.good_replicas_seen(first) >= replicas;
+        (agreed && is_primary && streaming >= replicas && good).then_some(first)
+    }
+
+    /// How many replicas of `primary` a majority of the sentinels hold fit to
+    /// promote: flags just `slave` (not down, not disconnected), linked to
+    /// `primary` and its link up. ROLE on the primary can say a restarted
+    /// replica streams while the sentinels' last INFO of it is older; a
+    /// failover started then ends `-failover-abort-no-good-slave`.
+    fn good_replicas_seen(&self, primary: u16) -> usize {
+        let mut seen: Vec<usize> = self
+            .sentinels
+            .iter()
+            .map(|s| {
+                let replicas: Vec<std::collections::HashMap<String, String>> =
+                    sentinel_query(s.port, &["SENTINEL", "REPLICAS", MASTER])
+                        .and_then(|v| redis::from_redis_value(v).ok())
+                        .unwrap_or_default();
+                let primary = primary.to_string();
+                replicas
+                    .iter()
+                    .filter(|r| {
+                        let field = |k: &str| r.get(k).map(String::as_str);
+                        field("flags") == Some("slave")
+                            && field("master-port") == Some(primary.as_str())
+                            && field("master-link-status") == Some("ok")
+                    })
+                    .count()
+            })
+            .collect();
+        seen.sort_unstable();
+        // The second best of three: what at least two sentinels see.
+        seen.get(seen.len().saturating_sub(2)).copied().unwrap_or(0)
     }
 
     /// The primary's port, as the first sentinel that answers says now.
