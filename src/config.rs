@@ -11,6 +11,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use log::LevelFilter;
 
 use crate::redis_target::{self, RedisTarget};
+use crate::sentinel::SentinelAuth;
+use redis::{ClientTlsConfig, TlsCertificates};
 
 /// The original's Redis: `redis.StrictRedis(host='localhost', db=1)`.
 pub(crate) const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/1";
@@ -38,18 +40,65 @@ fn var(name: &str) -> Option<String> {
 ///
 /// The error never repeats the URL: it may hold a password.
 ///
+/// With `rediss://`, `REDIS_CA_FILE` (PEM) replaces the system's roots,
+/// and `REDIS_CLIENT_CERT` with `REDIS_CLIENT_KEY` (PEM) give a client
+/// certificate; each is read once, here.
+///
 /// With `REDIS_SENTINELS=host:port,host:port,...` the programs ask those
 /// sentinels for the primary of `REDIS_MASTER` (default `mq`) at every
-/// connect, and `REDIS_URL` gives only the db and the password.
+/// connect, and `REDIS_URL` gives only the db, the password and TLS;
+/// `REDIS_SENTINEL_USERNAME` and `REDIS_SENTINEL_PASSWORD` are the
+/// sentinels' own.
 pub fn redis_from_env() -> Result<RedisTarget, ConfigError> {
-    let target = redis_url(&var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()))?;
+    let url = var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
+    let target = redis_url(&url, tls_files_from_env(url.starts_with("rediss://"))?)?;
     match var("REDIS_SENTINELS") {
         None => Ok(target),
         Some(list) => {
             let master = var("REDIS_MASTER").unwrap_or_else(|| DEFAULT_MASTER.to_owned());
-            Ok(target.through_sentinels(sentinels(&list)?, master_name(&master)?))
+            let auth = SentinelAuth {
+                username: var("REDIS_SENTINEL_USERNAME"),
+                password: var("REDIS_SENTINEL_PASSWORD"),
+            };
+            Ok(target.through_sentinels(sentinels(&list)?, master_name(&master)?, auth))
         }
     }
+}
+
+/// `REDIS_CA_FILE`, `REDIS_CLIENT_CERT` and `REDIS_CLIENT_KEY`, read.
+/// Set without `rediss://`, they are a mistake to say, not to ignore.
+fn tls_files_from_env(tls: bool) -> Result<TlsCertificates, ConfigError> {
+    let names = ["REDIS_CA_FILE", "REDIS_CLIENT_CERT", "REDIS_CLIENT_KEY"];
+    let [ca, cert, key] = names.map(|name| var(name).map(|path| (name, path)));
+    if !tls && let Some((name, _)) = ca.iter().chain(&cert).chain(&key).next() {
+        return Err(ConfigError(format!(
+            "{name} is set, but REDIS_URL does not start with rediss:// (TLS)"
+        )));
+    }
+    let read = |setting: Option<(&str, String)>| {
+        setting
+            .map(|(name, path)| {
+                std::fs::read(&path)
+                    .map_err(|e| ConfigError(format!("{name}={path:?} cannot be read: {e}")))
+            })
+            .transpose()
+    };
+    let client_tls = match (read(cert)?, read(key)?) {
+        (Some(client_cert), Some(client_key)) => Some(ClientTlsConfig {
+            client_cert,
+            client_key,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError(
+                "REDIS_CLIENT_CERT and REDIS_CLIENT_KEY go together: set both or neither".into(),
+            ));
+        }
+    };
+    Ok(TlsCertificates {
+        client_tls,
+        root_cert: read(ca)?,
+    })
 }
 
 /// The name Sentinel knows the primary by, when `REDIS_MASTER` is unset.
@@ -84,18 +133,22 @@ fn master_name(name: &str) -> Result<&str, ConfigError> {
     }
 }
 
-fn redis_url(url: &str) -> Result<RedisTarget, ConfigError> {
-    let expected = "expected redis://[[user]:password@]host[:port][/db]";
+fn redis_url(url: &str, certs: TlsCertificates) -> Result<RedisTarget, ConfigError> {
+    let expected = "expected redis[s]://[[user]:password@]host[:port][/db]";
     if let Some(why) = redis_target::unsupported(url) {
         return Err(ConfigError(format!(
             "REDIS_URL is not usable: {why} ({expected})"
         )));
     }
-    RedisTarget::parse(url).map_err(|e| {
-        ConfigError(format!(
-            "REDIS_URL is not a usable Redis URL ({}); {expected}",
-            e.detail().unwrap_or("it did not parse")
-        ))
+    RedisTarget::parse(url, certs).map_err(|e| {
+        ConfigError(match e.kind() {
+            // A PEM file that does not parse (the redis crate's words).
+            redis::ErrorKind::Io => format!("the TLS files are not usable: {e}"),
+            _ => format!(
+                "REDIS_URL is not a usable Redis URL ({}); {expected}",
+                e.detail().unwrap_or("it did not parse")
+            ),
+        })
     })
 }
 
@@ -189,15 +242,32 @@ pub(crate) fn unusable_stdout(e: std::io::Error) -> ConfigError {
 mod tests {
     use super::*;
 
+    fn no_files() -> TlsCertificates {
+        TlsCertificates {
+            client_tls: None,
+            root_cert: None,
+        }
+    }
+
+    #[test]
+    fn a_bad_pem_file_is_one_line() {
+        let pem = TlsCertificates {
+            client_tls: None,
+            root_cert: Some(b"-----BEGIN CERTIFICATE-----\nnot base64\n".to_vec()),
+        };
+        let bad = redis_url("rediss://h/1", pem).expect_err("PEM").to_string();
+        assert!(bad.starts_with("the TLS files"), "{bad}");
+    }
+
     #[test]
     fn redis_url_takes_redis_and_names_what_it_does_not() {
-        let target = redis_url(DEFAULT_REDIS_URL).expect("the default");
+        let target = redis_url(DEFAULT_REDIS_URL, no_files()).expect("the default");
         assert_eq!(target.to_string(), "localhost:6379 (db 1)");
-        let tls = redis_url("rediss://:secret@h/1")
-            .expect_err("TLS")
-            .to_string();
-        assert!(tls.contains("TLS") && !tls.contains("secret"), "{tls}");
-        let bad = redis_url("redis://:secret@h:notaport/1")
+        let tls = redis_url("rediss://:secret@h/1", no_files()).expect("TLS");
+        assert!(!tls.skips_the_certificate_check());
+        let insecure = redis_url("rediss://:secret@h/1#insecure", no_files()).expect("TLS");
+        assert!(insecure.skips_the_certificate_check());
+        let bad = redis_url("redis://:secret@h:notaport/1", no_files())
             .expect_err("port")
             .to_string();
         assert!(
@@ -216,9 +286,9 @@ mod tests {
         for bad in ["", "h", "h:0", ":26379", "h:port", "h:1,"] {
             assert!(sentinels(bad).is_err(), "{bad:?}");
         }
-        let target = redis_url("redis://:pw@ignored:1/1")
+        let target = redis_url("redis://:pw@ignored:1/1", no_files())
             .expect("url")
-            .through_sentinels(listed, "mq");
+            .through_sentinels(listed, "mq", SentinelAuth::default());
         assert_eq!(
             target.to_string(),
             "the primary of \"mq\" per the sentinels 127.0.0.1:26379,[::1]:26380 (db 1)"

@@ -164,6 +164,10 @@ fn failure_words(failure: &Failure, target: &RedisTarget) -> (String, &'static s
             format!("{}: nothing was pushed or published.", target.describe(e)),
             "A Redis that is stopped (kill -STOP, a debugger) or busy (a slow command) answers once it goes on. Then go back and click again.",
         ),
+        Failure::NotSent(e) if target.is_tls_mismatch(e) => (
+            format!("{}: nothing was pushed or published.", target.describe(e)),
+            "Fix REDIS_URL (rediss:// for TLS) or the certificate files (REDIS_CA_FILE, REDIS_CLIENT_CERT, REDIS_CLIENT_KEY; see docs/tls.md), and restart the web server.",
+        ),
         Failure::NotSent(e) => (
             format!("{}: nothing was pushed or published.", target.describe(e)),
             "If Redis is not running, start it (scripts/demo starts one for you); if it is, see whether it takes connections (maxclients, a firewall). Then go back and click again.",

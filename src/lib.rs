@@ -37,11 +37,12 @@
 //! - `subscription`: one subscription, as an iterator over its messages.
 //! - `sentinel`: everything Sentinel (finding the primary, failover
 //!   answers, `WAIT` and `ROLE`), called by the modules above.
+//! - `tls`: `rediss://`: the certificates, and a failed handshake in words.
 //! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
 //! never stalls) are in the patched tiny_http under `vendor/tiny_http`, and
-//! four fixes to the Redis client in the patched redis under
+//! five changes to the Redis client in the patched redis under
 //! `vendor/redis`; see each one's `PATCHES.md`.
 
 pub mod config;
@@ -59,5 +60,6 @@ mod sentinel;
 pub mod server;
 pub mod signals;
 mod subscription;
+mod tls;
 pub mod web_link;
 pub mod worker;

@@ -4,10 +4,13 @@
 //!
 //! The host is resolved here, within the connect timeout (`localhost` is
 //! loopback without asking anyone, so a host with no `/etc/hosts` works).
+//! Over TLS (`rediss://`) the host name is what the certificate is checked
+//! against, so the redis crate looks it up itself: that connect runs on a
+//! helper thread, and the caller waits for it no longer than the bound.
 //!
 //! With Sentinel (`REDIS_SENTINELS`), the target is "the primary the
 //! sentinels name", found again at every connect (`src/sentinel.rs`); the
-//! URL then gives only the db and the password.
+//! URL then gives only the db, the password and whether to use TLS.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -17,13 +20,15 @@ use std::time::Duration;
 
 use redis::io::tcp::TcpSettings;
 
-use crate::sentinel::Sentinels;
+use crate::sentinel::{SentinelAuth, Sentinels};
+use crate::tls::{self, Tls};
 use redis::{
     Client, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError,
-    RedisResult,
+    RedisResult, TlsCertificates,
 };
 
-/// How long a connect (name lookup, TCP, then AUTH and SELECT) may take.
+/// How long a connect (name lookup, TCP, the TLS handshake, then AUTH and
+/// SELECT) may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where Redis is, and how to show that without the password.
@@ -32,6 +37,8 @@ pub struct RedisTarget {
     info: ConnectionInfo,
     host: String,
     port: u16,
+    /// `Some` for `rediss://`: how to speak TLS to the node (and sentinels).
+    tls: Option<Tls>,
     shown: String,
     sentinels: Option<Sentinels>,
 }
@@ -47,23 +54,38 @@ pub(crate) struct Opened {
 pub(crate) fn unsupported(url: &str) -> Option<&'static str> {
     let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
     match scheme {
-        "redis" => None,
-        "rediss" => Some("rediss:// (TLS) is not built into this program; use redis://"),
+        "redis" | "rediss" => None,
         "unix" | "redis+unix" => Some("Unix sockets are not supported; use redis://host:port/db"),
-        "" => Some("it has no scheme; it should start with redis://"),
-        _ => Some("only redis:// URLs are supported"),
+        "" => Some("it has no scheme; it should start with redis:// or rediss://"),
+        _ => Some("only redis:// and rediss:// (TLS) URLs are supported"),
     }
 }
 
 impl RedisTarget {
-    /// Parses a `redis://` URL. Nothing is connected or resolved yet.
-    pub(crate) fn parse(url: &str) -> RedisResult<RedisTarget> {
-        let info = url.into_connection_info()?;
-        let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
-            return Err(RedisError::from((
-                ErrorKind::InvalidClientConfig,
-                "only redis:// (TCP, no TLS) is supported",
-            )));
+    /// Parses a `redis://` or `rediss://` URL; `certs` are for TLS only
+    /// (parsed here, so a bad PEM file is said at start). Nothing is
+    /// connected or resolved yet.
+    pub(crate) fn parse(url: &str, certs: TlsCertificates) -> RedisResult<RedisTarget> {
+        let mut info = url.into_connection_info()?;
+        let (host, port, tls) = match info.addr().clone() {
+            ConnectionAddr::Tcp(host, port) => (host, port, None),
+            ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure,
+                ..
+            } => {
+                info = Client::build_with_tls(info, certs.clone())?
+                    .get_connection_info()
+                    .clone();
+                (host, port, Some(Tls { certs, insecure }))
+            }
+            _ => {
+                return Err(RedisError::from((
+                    ErrorKind::InvalidClientConfig,
+                    "only redis:// and rediss:// are supported",
+                )));
+            }
         };
         let host = host
             .trim_start_matches('[')
@@ -77,9 +99,25 @@ impl RedisTarget {
             info,
             host,
             port,
+            tls,
             shown,
             sentinels: None,
         })
+    }
+
+    /// True for `rediss://...#insecure`: TLS with no certificate check.
+    pub(crate) fn skips_the_certificate_check(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| tls.insecure)
+    }
+
+    /// Says at start, as a warning, that `#insecure` turned the check off.
+    pub(crate) fn warn_if_unchecked(&self) {
+        if self.skips_the_certificate_check() {
+            log::warn!(
+                "REDIS_URL ends in #insecure: the TLS certificate of Redis is NOT checked; \
+                 anyone on the way can read and change what is sent, the password too"
+            );
+        }
     }
 
     /// The same db and password, on whichever node the sentinels at `addrs`
@@ -88,8 +126,9 @@ impl RedisTarget {
         mut self,
         addrs: Vec<(String, u16)>,
         master: &str,
+        auth: SentinelAuth,
     ) -> RedisTarget {
-        let sentinels = Sentinels::new(addrs, master);
+        let sentinels = Sentinels::new(addrs, master, auth, self.tls.clone());
         self.shown = sentinels.shown(self.info.redis_settings().db());
         self.sentinels = Some(sentinels);
         self
@@ -125,13 +164,30 @@ impl RedisTarget {
     ) -> RedisResult<Opened> {
         let started = std::time::Instant::now();
         let (info, node) = match &self.sentinels {
+            None if self.tls.is_some() && self.host.parse::<IpAddr>().is_err() => {
+                // The certificate is checked against the name: keep it.
+                (self.info.clone(), show_addr(&self.host, self.port))
+            }
             None => {
                 let addr = self.resolve(timeout)?;
                 let node = show_addr(&addr.ip().to_string(), addr.port());
-                let info = self
-                    .info
-                    .clone()
-                    .set_addr(ConnectionAddr::Tcp(addr.ip().to_string(), addr.port()));
+                let ip = addr.ip().to_string();
+                let info = match self.info.addr().clone() {
+                    ConnectionAddr::TcpTls {
+                        insecure,
+                        tls_params,
+                        ..
+                    } => self.info.clone().set_addr(ConnectionAddr::TcpTls {
+                        host: ip,
+                        port: addr.port(),
+                        insecure,
+                        tls_params,
+                    }),
+                    _ => self
+                        .info
+                        .clone()
+                        .set_addr(ConnectionAddr::Tcp(ip, addr.port())),
+                };
                 (info, node)
             }
             Some(sentinels) => sentinels.find_primary(self.info.redis_settings(), timeout)?,
@@ -140,7 +196,16 @@ impl RedisTarget {
         if left.is_zero() {
             return Err(timed_out("no time left to connect"));
         }
-        let rcon = Client::open(info)?.get_connection_with_timeout(left)?;
+        let client = Client::open(info)?;
+        let rcon = match client.get_connection_info().addr() {
+            ConnectionAddr::TcpTls { host, .. } if host.parse::<IpAddr>().is_err() => {
+                connect_on_a_helper(client, left).map_err(tls::while_connecting)?
+            }
+            ConnectionAddr::TcpTls { .. } => client
+                .get_connection_with_timeout(left)
+                .map_err(tls::while_connecting)?,
+            _ => client.get_connection_with_timeout(left)?,
+        };
         rcon.set_read_timeout(read_timeout)?;
         rcon.set_write_timeout(Some(timeout.max(Duration::from_secs(1))))?;
         Ok(Opened { rcon, node })
@@ -176,11 +241,23 @@ impl RedisTarget {
         }
     }
 
+    /// True when `e` says the TLS settings do not fit this Redis: a
+    /// certificate refused either way, or TLS spoken to one side only.
+    pub(crate) fn is_tls_mismatch(&self, e: &RedisError) -> bool {
+        (tls::failure(e).is_some() && !e.is_timeout()) || (self.tls.is_none() && is_hang_up(e))
+    }
+
     /// One sentence that says what went wrong: not reachable; Redis's own
     /// refusal in its words (a password, a permission, a bad db); or what
     /// this program could not make of Redis's answer.
     pub(crate) fn describe(&self, e: &RedisError) -> String {
-        if e.kind() == ErrorKind::MasterNameNotFoundBySentinel {
+        if let Some(why) = tls::failure(e) {
+            format!("cannot reach Redis at {self}: {why}")
+        } else if self.tls.is_none() && is_hang_up(e) {
+            format!(
+                "cannot reach Redis at {self}: it closed the connection at once (if it wants TLS, use rediss://)"
+            )
+        } else if e.kind() == ErrorKind::MasterNameNotFoundBySentinel {
             format!(
                 "Redis at {self}: the sentinels name no primary yet (a failover takes a few seconds)"
             )
@@ -220,6 +297,30 @@ pub(crate) fn show_addr(host: &str, port: u16) -> String {
     }
 }
 
+/// A connect whose redis crate part (name lookup, TCP, TLS, AUTH, SELECT)
+/// runs on its own thread, waited for at most `timeout`: the crate's name
+/// lookup has no bound (the system's has none), the rest has `timeout`.
+/// A lookup that hangs ends on its own later, and its thread with it.
+fn connect_on_a_helper(client: Client, timeout: Duration) -> RedisResult<Connection> {
+    let (tell, told) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tell.send(client.get_connection_with_timeout(timeout));
+    });
+    told.recv_timeout(timeout + Duration::from_millis(50))
+        .unwrap_or_else(|_| Err(timed_out("no answer within the connect timeout")))
+}
+
+/// True when Redis closed the connection as it was opened: what a TLS-only
+/// Redis does with a plain `redis://` client.
+fn is_hang_up(e: &RedisError) -> bool {
+    let io_kind = tls::io_error(e).map(std::io::Error::kind);
+    e.is_connection_dropped()
+        || matches!(
+            io_kind,
+            Some(std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset)
+        )
+}
+
 /// True when the error means "no answer from Redis" (down, unreachable, too
 /// slow) rather than "Redis answered".
 pub(crate) fn is_unreachable(e: &RedisError) -> bool {
@@ -255,16 +356,23 @@ mod tests {
 
     #[test]
     fn shows_the_address_and_db_never_the_password() {
-        let target = RedisTarget::parse("redis://:hunter2@example.org:6380/3").expect("parse");
+        let none = || TlsCertificates {
+            client_tls: None,
+            root_cert: None,
+        };
+        let target =
+            RedisTarget::parse("redis://:hunter2@example.org:6380/3", none()).expect("parse");
         assert_eq!(target.to_string(), "example.org:6380 (db 3)");
-        let v6 = RedisTarget::parse("redis://[::1]:6379/1").expect("parse");
+        let tls = RedisTarget::parse("rediss://:hunter2@example.org/1", none()).expect("parse");
+        assert_eq!(tls.to_string(), "example.org:6379 (db 1)");
+        let v6 = RedisTarget::parse("redis://[::1]:6379/1", none()).expect("parse");
         assert_eq!(v6.to_string(), "[::1]:6379 (db 1)");
     }
 
     #[test]
     fn names_what_is_unsupported() {
         assert_eq!(unsupported("redis://localhost/1"), None);
-        assert!(unsupported("rediss://h/1").is_some_and(|w| w.contains("TLS")));
+        assert_eq!(unsupported("rediss://h/1"), None);
         assert!(unsupported("unix:///run/redis.sock").is_some_and(|w| w.contains("Unix")));
         assert!(unsupported("redis+unix:///x").is_some_and(|w| w.contains("Unix")));
         assert!(unsupported("http://h/").is_some_and(|w| w.contains("only redis://")));

@@ -9,25 +9,71 @@ use std::time::Duration;
 use redis::io::tcp::TcpSettings;
 use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{
-    Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo,
-    RedisError, RedisResult,
+    Client, Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo,
+    RedisError, RedisResult, TlsMode,
 };
 
 use crate::redis_target::show_addr;
+use crate::tls::Tls;
 
-/// Where the sentinels are, and the name of the primary they watch.
+/// Where the sentinels are, the name of the primary they watch, and how to
+/// talk to them: their own user and password (`REDIS_SENTINEL_USERNAME`,
+/// `REDIS_SENTINEL_PASSWORD`; Redis lets them differ from the nodes'), and
+/// TLS when the nodes use it.
 #[derive(Clone)]
 pub(crate) struct Sentinels {
     addrs: Vec<(String, u16)>,
     master: String,
+    auth: SentinelAuth,
+    tls: Option<Tls>,
+}
+
+/// The user and password the sentinels ask for, if any.
+#[derive(Clone, Default)]
+pub(crate) struct SentinelAuth {
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 impl Sentinels {
-    pub(crate) fn new(addrs: Vec<(String, u16)>, master: &str) -> Sentinels {
+    pub(crate) fn new(
+        addrs: Vec<(String, u16)>,
+        master: &str,
+        auth: SentinelAuth,
+        tls: Option<Tls>,
+    ) -> Sentinels {
         Sentinels {
             addrs,
             master: master.to_owned(),
+            auth,
+            tls,
         }
+    }
+
+    /// How to reach one sentinel: TLS as the nodes, its own password.
+    fn sentinel_info(&self, host: &str, port: u16) -> RedisResult<ConnectionInfo> {
+        let info = match &self.tls {
+            None => ConnectionAddr::Tcp(host.to_owned(), port).into_connection_info()?,
+            Some(tls) => Client::build_with_tls(
+                ConnectionAddr::TcpTls {
+                    host: host.to_owned(),
+                    port,
+                    insecure: tls.insecure,
+                    tls_params: None,
+                },
+                tls.certs.clone(),
+            )?
+            .get_connection_info()
+            .clone(),
+        };
+        let mut settings = RedisConnectionInfo::default();
+        if let Some(username) = &self.auth.username {
+            settings = settings.set_username(username);
+        }
+        if let Some(password) = &self.auth.password {
+            settings = settings.set_password(password);
+        }
+        Ok(info.set_redis_settings(settings))
     }
 
     /// `the primary of "mq" per the sentinels 127.0.0.1:26379,... (db 1)`.
@@ -54,17 +100,31 @@ impl Sentinels {
         let infos: Vec<ConnectionInfo> = self
             .addrs
             .iter()
-            .map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port).into_connection_info())
+            .map(|(host, port)| self.sentinel_info(host, *port))
             .collect::<RedisResult<_>>()?;
-        let mut sentinel = Sentinel::build(infos)?;
+        // The certificates go to the primary too (patch 5 of the vendored
+        // redis): it is checked like the sentinels, against REDIS_CA_FILE.
+        let mut sentinel = match &self.tls {
+            None => Sentinel::build(infos)?,
+            Some(tls) => Sentinel::build_with_tls(infos, tls.certs.clone())?,
+        };
         sentinel.set_timeout(Some(timeout / 4));
-        let node_info = SentinelNodeConnectionInfo::default()
+        let mut node_info = SentinelNodeConnectionInfo::default()
             .set_redis_connection_info(settings.clone())
             .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+        if let Some(tls) = &self.tls {
+            node_info = node_info.set_tls_mode(if tls.insecure {
+                TlsMode::Insecure
+            } else {
+                TlsMode::Secure
+            });
+        }
         let client = sentinel.master_for(&self.master, Some(&node_info))?;
         let info = client.get_connection_info().clone();
         let node = match info.addr() {
-            ConnectionAddr::Tcp(host, port) => show_addr(host, *port),
+            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+                show_addr(host, *port)
+            }
             other => other.to_string(),
         };
         Ok((info, node))

@@ -41,6 +41,7 @@ where
         "serving http://{}/ with {workers} workers; Redis at {target}",
         server.server_addr()
     );
+    target.warn_if_unchecked();
     thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| work(&server, Link::new(target.clone()), &route));

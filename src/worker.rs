@@ -18,6 +18,7 @@ pub struct Start {
 pub fn start() -> Result<Start, Stop> {
     let target = config::redis_from_env()?;
     logging::init(config::log_level_from_env()?);
+    target.warn_if_unchecked();
     signals::stop_between_elements();
     let out = print::open_stdout().map_err(|e| Stop::Setting(config::unusable_stdout(e)))?;
     Ok(Start { target, out })

@@ -12,6 +12,7 @@
 //!   an ACL; a slow or busy reliable consumer; a frozen Redis; odd elements.
 //! - `delivery`: one click is one push, honest answers, stopping loses nothing.
 //! - `reliable`: `consumer --reliable` and competing consumers.
+//! - `tls`: `rediss://` with certificates made at test time, and its mistakes.
 //! - `sentinel`: a primary, two replicas and three sentinels; the programs
 //!   follow failovers.
 //! - `network`: several hosts in network namespaces, three network faults
@@ -33,6 +34,7 @@ mod network;
 mod reliable;
 mod sentinel;
 mod support;
+mod tls;
 mod web;
 mod web_stop;
 mod windows;

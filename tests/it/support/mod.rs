@@ -11,18 +11,21 @@
 //! - `web`: the web server on a port the system picks, and what /proc says
 //!   of it.
 //! - `http_client`: a raw HTTP client over `TcpStream`.
+//! - `tls`: certificates made at test time, and a Redis that serves TLS.
 //! - `wine`: the Windows binaries under Wine.
 //! - here: the names, the waits, and small helpers.
 
 mod http_client;
 mod program;
 mod redis_server;
+mod tls;
 mod web;
 mod wine;
 
 pub use http_client::*;
 pub use program::*;
 pub use redis_server::*;
+pub use tls::*;
 pub use web::*;
 pub use wine::*;
 

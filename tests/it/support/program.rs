@@ -29,6 +29,17 @@ impl Program {
             .env_remove("WORKERS")
             .env_remove("LOG_LEVEL")
             .env_remove("CONSUMER_NAME");
+        for tls_or_sentinel in [
+            "REDIS_CA_FILE",
+            "REDIS_CLIENT_CERT",
+            "REDIS_CLIENT_KEY",
+            "REDIS_SENTINELS",
+            "REDIS_MASTER",
+            "REDIS_SENTINEL_USERNAME",
+            "REDIS_SENTINEL_PASSWORD",
+        ] {
+            command.env_remove(tls_or_sentinel);
+        }
         for (k, v) in env {
             command.env(k, v);
         }

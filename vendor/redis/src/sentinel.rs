@@ -746,6 +746,19 @@ impl Sentinel {
         Self::build_inner(params, None)
     }
 
+    #[cfg(feature = "tls-rustls")]
+    /// redis_mq patch 5: like [`Sentinel::build`], with the certificates
+    /// (a private CA, a client certificate) for the masters and replicas it
+    /// names when their [`SentinelNodeConnectionInfo`] asks for TLS, as
+    /// `SentinelClientBuilder` already offers. Without them, `master_for`
+    /// checks a master's `ROLE` trusting only the system's roots.
+    pub fn build_with_tls<T: IntoConnectionInfo>(
+        params: Vec<T>,
+        certs: TlsCertificates,
+    ) -> RedisResult<Self> {
+        Self::build_inner(params, Some(certs))
+    }
+
     fn build_inner<T: IntoConnectionInfo>(
         params: Vec<T>,
         #[cfg(feature = "tls-rustls")] certs: Option<TlsCertificates>,
