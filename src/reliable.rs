@@ -34,7 +34,7 @@ use crate::exit::Stop;
 use crate::live_connection::{CONSUMER_READ_TIMEOUT, LiveConnection, WAIT};
 use crate::names::{ALIVE_PREFIX, CONSUMERS, PROCESSING_PREFIX, PRODCONS_QUEUE};
 use crate::print::{self, Output};
-use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget};
+use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_refusal};
 use crate::signals;
 use crate::{config, platform};
 
@@ -101,7 +101,7 @@ impl SignOfLife {
     fn keep(target: RedisTarget, name: &str, rcon: &mut Connection) -> SignOfLife {
         let alive = format!("{ALIVE_PREFIX}{name}");
         if let Err(e) = renew(rcon, &alive, name) {
-            debug!("cannot renew {alive}: {e}");
+            renew_failed(&alive, &e);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
@@ -123,7 +123,7 @@ impl SignOfLife {
                     if let Some(c) = rcon.as_mut()
                         && let Err(e) = renew(c, &alive, &name)
                     {
-                        debug!("cannot renew {alive}: {e}");
+                        renew_failed(&alive, &e);
                         rcon = None;
                     }
                 }
@@ -145,6 +145,19 @@ impl Drop for SignOfLife {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// A lost connection is retried quietly; a refusal (an ACL without
+/// `PSETEX` or `SADD`) is said: without its sign of life, other reliable
+/// consumers take this one for dead and hand back what it holds.
+fn renew_failed(alive: &str, e: &RedisError) {
+    if is_refusal(e) {
+        warn!(
+            "cannot renew {alive} ({e}): other reliable consumers may hand back what this one holds"
+        );
+    } else {
+        debug!("cannot renew {alive}: {e}");
     }
 }
 
@@ -220,6 +233,11 @@ impl Task {
         self.looked = Some(Instant::now());
         let names: Vec<String> = match self.rcon.smembers(CONSUMERS) {
             Ok(names) => names,
+            Err(e) if is_refusal(&e) => {
+                return warn!(
+                    "cannot read {CONSUMERS} ({e}): what dead consumers held stays with them"
+                );
+            }
             Err(e) => return debug!("cannot read {CONSUMERS}: {e}"),
         };
         for owner in names.iter().filter(|n| **n != self.name) {

@@ -1,7 +1,9 @@
 //! Redis with replicas and Sentinel: a primary, two replicas and three
 //! sentinels on loopback, tuned to fail over in seconds; the three programs
 //! find the primary through the sentinels and follow a failover by
-//! themselves.
+//! themselves. The same rig also runs secured: TLS everywhere (nodes,
+//! replication, sentinels), a password for the nodes and another for the
+//! sentinels.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -13,28 +15,35 @@ use crate::support::*;
 use redis::Commands;
 
 const MASTER: &str = "mq";
+/// The secured rig's passwords: the nodes' and the sentinels' own.
+const NODE_PW: &str = "node-pw";
+const SENTINEL_PW: &str = "sentinel-pw";
 
-/// A Redis node or a sentinel of the rig: its port and process.
+/// A Redis node or a sentinel of the rig: its process, the port the
+/// programs and the sentinels use (TLS in the secured rig), and a plain
+/// one for the rig's own questions.
 struct Node {
     port: u16,
+    plain: u16,
     child: Option<Child>,
 }
 
 impl Node {
-    /// Starts `command` (a redis-server or a sentinel on `port`) and waits
-    /// until it answers PING.
-    fn spawn(mut command: Command, port: u16) -> Node {
+    /// Starts `command` (a redis-server or a sentinel) and waits until it
+    /// answers PING on `plain`.
+    fn spawn(mut command: Command, port: u16, plain: u16, password: Option<&str>) -> Node {
         let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server");
         let up = eventually(Duration::from_secs(10), || {
-            sentinel_query(port, &["PING"]).is_some()
+            sentinel_query(plain, password, &["PING"]).is_some()
         });
-        assert!(up, "{command:?} answers PING on {port}");
+        assert!(up, "{command:?} answers PING on {plain}");
         Node {
             port,
+            plain,
             child: Some(child),
         }
     }
@@ -58,10 +67,16 @@ struct Rig {
     dir: std::path::PathBuf,
     nodes: Vec<Node>,
     sentinels: Vec<Node>,
+    /// TLS everywhere, [`NODE_PW`] and [`SENTINEL_PW`].
+    secured: bool,
 }
 
 impl Rig {
     fn start(name: &str) -> Rig {
+        Rig::start_with(name, false)
+    }
+
+    fn start_with(name: &str, secured: bool) -> Rig {
         let dir =
             std::env::temp_dir().join(format!("redis_mq-sentinel-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -70,6 +85,7 @@ impl Rig {
             dir,
             nodes: Vec::new(),
             sentinels: Vec::new(),
+            secured,
         };
         let primary = free_port();
         rig.nodes.push(rig.node(primary, None));
@@ -84,8 +100,12 @@ impl Rig {
         }
         let watching = eventually(Duration::from_secs(15), || {
             rig.sentinels.iter().all(|s| {
-                sentinel_query(s.port, &["SENTINEL", "REPLICAS", MASTER])
-                    .is_some_and(|v| matches!(v, redis::Value::Array(r) if r.len() == 2))
+                sentinel_query(
+                    s.plain,
+                    rig.sentinel_pw(),
+                    &["SENTINEL", "REPLICAS", MASTER],
+                )
+                .is_some_and(|v| matches!(v, redis::Value::Array(r) if r.len() == 2))
             })
         });
         assert!(watching, "the sentinels see the primary and both replicas");
@@ -96,30 +116,90 @@ impl Rig {
         rig
     }
 
+    fn node_pw(&self) -> Option<&'static str> {
+        self.secured.then_some(NODE_PW)
+    }
+
+    fn sentinel_pw(&self) -> Option<&'static str> {
+        self.secured.then_some(SENTINEL_PW)
+    }
+
+    /// The plain port of the node the sentinels know as `port`.
+    fn plain_of(&self, port: u16) -> u16 {
+        self.nodes
+            .iter()
+            .find(|n| n.port == port)
+            .map_or(port, |n| n.plain)
+    }
+
+    /// The secured rig's TLS settings, as `redis-server` arguments.
+    fn tls_args(&self, port: u16) -> Vec<String> {
+        let certs = certs();
+        [
+            "tls-port",
+            &port.to_string(),
+            "tls-cert-file",
+            &certs.path("server.crt"),
+            "tls-key-file",
+            &certs.path("server.key"),
+            "tls-ca-cert-file",
+            &certs.ca(),
+            "tls-auth-clients",
+            "no",
+            "tls-replication",
+            "yes",
+        ]
+        .chunks(2)
+        .map(|kv| format!("{} {}", kv[0], kv[1]))
+        .collect()
+    }
+
     /// A redis-server on `port`, a replica of `primary` if given.
     fn node(&self, port: u16, primary: Option<u16>) -> Node {
         let dir = self.dir.join(format!("node-{port}"));
         std::fs::create_dir_all(&dir).expect("node dir");
+        let plain = if self.secured { free_port() } else { port };
         let mut command = Command::new("redis-server");
         command
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--port", &plain.to_string(), "--bind", "127.0.0.1"])
             .args(["--dir", dir.to_str().expect("utf-8 dir")])
             .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"])
             // Each may become the primary: none waits 5 s to feed a replica.
             .args(["--repl-diskless-sync-delay", "0"]);
+        if self.secured {
+            for setting in self.tls_args(port) {
+                let (key, value) = setting.split_once(' ').expect("key value");
+                command.arg(format!("--{key}")).arg(value);
+            }
+            command.args(["--requirepass", NODE_PW, "--masterauth", NODE_PW]);
+        }
         if let Some(primary) = primary {
             command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
         }
-        Node::spawn(command, port)
+        Node::spawn(command, port, plain, self.node_pw())
     }
 
     fn sentinel(&self, port: u16, primary: u16) -> Node {
+        let plain = if self.secured { free_port() } else { port };
+        let secured = if self.secured {
+            format!(
+                "{}\nrequirepass {SENTINEL_PW}\nsentinel sentinel-pass {SENTINEL_PW}\n",
+                self.tls_args(port).join("\n")
+            )
+        } else {
+            String::new()
+        };
+        let node_auth = if self.secured {
+            format!("sentinel auth-pass {MASTER} {NODE_PW}\n")
+        } else {
+            String::new()
+        };
         let conf = self.dir.join(format!("sentinel-{port}.conf"));
         std::fs::write(
             &conf,
             format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\nlogfile sentinel-{port}.log\n\
-                 sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n\
+                "port {plain}\nbind 127.0.0.1\ndir {}\nlogfile sentinel-{port}.log\n{secured}\
+                 sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n{node_auth}\
                  sentinel down-after-milliseconds {MASTER} 2000\n\
                  sentinel failover-timeout {MASTER} 3000\n\
                  sentinel parallel-syncs {MASTER} 2\n",
@@ -129,7 +209,7 @@ impl Rig {
         .expect("sentinel conf");
         let mut command = Command::new("redis-server");
         command.arg(&conf).arg("--sentinel");
-        Node::spawn(command, port)
+        Node::spawn(command, port, plain, self.sentinel_pw())
     }
 
     /// The primary once a majority of the sentinels (2 of 3) name the same
@@ -140,13 +220,13 @@ impl Rig {
         let named: Vec<u16> = self
             .sentinels
             .iter()
-            .filter_map(|s| primary_per(s.port))
+            .filter_map(|s| primary_per(s.plain, self.sentinel_pw()))
             .collect();
         let first = *named
             .iter()
             .max_by_key(|p| named.iter().filter(|q| q == p).count())?;
         let agreed = first != old && named.iter().filter(|&&p| p == first).count() >= 2;
-        let role = sentinel_query(first, &["ROLE"])?;
+        let role = sentinel_query(self.plain_of(first), self.node_pw(), &["ROLE"])?;
         let redis::Value::Array(role) = role else {
             return None;
         };
@@ -171,10 +251,13 @@ impl Rig {
             .sentinels
             .iter()
             .map(|s| {
-                let replicas: Vec<std::collections::HashMap<String, String>> =
-                    sentinel_query(s.port, &["SENTINEL", "REPLICAS", MASTER])
-                        .and_then(|v| redis::from_redis_value(v).ok())
-                        .unwrap_or_default();
+                let replicas: Vec<std::collections::HashMap<String, String>> = sentinel_query(
+                    s.plain,
+                    self.sentinel_pw(),
+                    &["SENTINEL", "REPLICAS", MASTER],
+                )
+                .and_then(|v| redis::from_redis_value(v).ok())
+                .unwrap_or_default();
                 let primary = primary.to_string();
                 replicas
                     .iter()
@@ -194,7 +277,9 @@ impl Rig {
 
     /// The primary's port, as the first sentinel that answers says now.
     fn primary(&self) -> Option<u16> {
-        self.sentinels.iter().find_map(|s| primary_per(s.port))
+        self.sentinels
+            .iter()
+            .find_map(|s| primary_per(s.plain, self.sentinel_pw()))
     }
 
     fn sentinels_env(&self) -> String {
@@ -206,13 +291,20 @@ impl Rig {
     }
 
     /// The environment of every program: the sentinels, the master's name,
-    /// and a URL that gives the db (its host is not used).
+    /// and a URL that gives the db (its host is not used); secured, also
+    /// TLS, the CA, the nodes' password and the sentinels' own.
     fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("REDIS_SENTINELS", self.sentinels_env()),
             ("REDIS_MASTER", MASTER.to_owned()),
             ("REDIS_URL", "redis://127.0.0.1:1/1".to_owned()),
-        ]
+        ];
+        if self.secured {
+            env[2].1 = format!("rediss://:{NODE_PW}@127.0.0.1:1/1");
+            env.push(("REDIS_CA_FILE", certs().ca()));
+            env.push(("REDIS_SENTINEL_PASSWORD", SENTINEL_PW.to_owned()));
+        }
+        env
     }
 
     /// A web server that finds the primary through the sentinels, with
@@ -227,8 +319,11 @@ impl Rig {
         Web::start_env(&env)
     }
 
+    /// A plain connection to the node the sentinels know as `port`.
     fn conn(&self, port: u16) -> redis::Connection {
-        let conn = redis::Client::open(format!("redis://127.0.0.1:{port}/1"))
+        let auth = self.node_pw().map(|p| format!(":{p}@")).unwrap_or_default();
+        let port = self.plain_of(port);
+        let conn = redis::Client::open(format!("redis://{auth}127.0.0.1:{port}/1"))
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
             .expect("connect to a node");
         conn.set_read_timeout(Some(Duration::from_secs(5)))
@@ -260,16 +355,21 @@ impl Drop for Rig {
 }
 
 /// The primary's port as the sentinel on `port` names it.
-fn primary_per(port: u16) -> Option<u16> {
-    let addr = sentinel_query(port, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER])?;
+fn primary_per(port: u16, password: Option<&str>) -> Option<u16> {
+    let addr = sentinel_query(
+        port,
+        password,
+        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER],
+    )?;
     let (_host, port): (String, u16) = redis::from_redis_value(addr).ok()?;
     Some(port)
 }
 
-/// One command to a node or a sentinel on `port`, or `None` when it does
-/// not answer within a second.
-fn sentinel_query(port: u16, args: &[&str]) -> Option<redis::Value> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+/// One command to a node or a sentinel on `port` (plain TCP, with its
+/// password if any), or `None` when it does not answer within a second.
+fn sentinel_query(port: u16, password: Option<&str>, args: &[&str]) -> Option<redis::Value> {
+    let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
+    let client = redis::Client::open(format!("redis://{auth}127.0.0.1:{port}/")).ok()?;
     let mut conn = client
         .get_connection_with_timeout(Duration::from_secs(1))
         .ok()?;
@@ -299,8 +399,21 @@ fn program(exe: &str, args: &[&str], rig: &Rig, extra: Env) -> Program {
 /// after each round.
 #[test]
 fn the_programs_follow_five_failovers_and_keep_every_302() {
+    five_failovers("five", false);
+}
+
+/// The same five rounds with TLS everywhere and passwords: the nodes' in
+/// `REDIS_URL`, the sentinels' own in `REDIS_SENTINEL_PASSWORD`. (Without
+/// redis patch 5 no primary is ever found: its `ROLE` is checked against
+/// the system's roots, not `REDIS_CA_FILE`.)
+#[test]
+fn the_programs_follow_five_failovers_over_tls_with_sentinel_passwords() {
+    five_failovers("five-tls", true);
+}
+
+fn five_failovers(name: &str, secured: bool) {
     let _heavy = heavy();
-    let mut rig = Rig::start("five");
+    let mut rig = Rig::start_with(name, secured);
     let web = rig.web("8");
     let consumer = env!("CARGO_BIN_EXE_consumer");
     let mut workers = [
