@@ -1,6 +1,6 @@
 //! The Windows programs, end to end under Wine against a Linux
 //! `redis-server`: the page and both links, the workers printing, a
-//! reconnect after Redis restarts, and a Ctrl-C that loses nothing. Wine
+//! reconnect after Redis restarts, TLS, and a Ctrl-C that loses nothing. Wine
 //! turns SIGINT into the console's Ctrl-C event, the one a Windows user's
 //! Ctrl-C sends.
 
@@ -125,6 +125,38 @@ fn windows_workers_reconnect_after_redis_restarts() {
     }
     assert_eq!(ctrl_c(&mut consumer), ["after"]);
     assert_eq!(ctrl_c(&mut subscriber), ["after"]);
+}
+
+/// consumer.exe over TLS (`rediss://`, the test CA in `REDIS_CA_FILE`, a
+/// Windows path): it prints what is pushed; with a certificate its CA did
+/// not sign it says so in one line and keeps trying.
+#[test]
+#[ignore = "needs wine64, mingw-w64 and the Windows binaries (scripts/test builds them)"]
+fn windows_consumer_speaks_tls() {
+    let _heavy = heavy();
+    let ca = format!("Z:{}", certs().ca().replace('/', "\\"));
+    let redis = TlsRedis::start("server", "no", &[]);
+    let url = redis.url("localhost", None);
+    let mut consumer = Program::start_with(
+        wine().command("consumer"),
+        &[("REDIS_URL", &url), ("REDIS_CA_FILE", &ca)],
+    );
+    let connected = consumer.wait_stderr("connected to Redis", Duration::from_secs(30));
+    assert!(connected.is_some(), "{:?}", consumer.stderr_lines());
+    let mut conn = redis.server.conn();
+    let _: () = conn.rpush(QUEUE, &["1", "2", "3"]).expect("rpush");
+    consumer.wait_stdout(4, Duration::from_secs(20));
+    assert_eq!(ctrl_c(&mut consumer), ["1", "2", "3"]);
+
+    let stranger = TlsRedis::start("stranger", "no", &[]);
+    let url = stranger.url("localhost", None);
+    let mut consumer = Program::start_with(
+        wine().command("consumer"),
+        &[("REDIS_URL", &url), ("REDIS_CA_FILE", &ca)],
+    );
+    let said = consumer.wait_stderr("not signed by a CA we trust", Duration::from_secs(30));
+    assert!(said.is_some(), "{:?}", consumer.stderr_lines());
+    ctrl_c(&mut consumer);
 }
 
 /// Ctrl-C while consumer.exe (plain and `--reliable`) drains 3,000
