@@ -265,6 +265,15 @@ impl RedisTarget {
             format!("Redis at {self} did not answer in time (it may be busy or stopped)")
         } else if is_unreachable(e) {
             format!("cannot reach Redis at {self}: {e}")
+        } else if self.sentinels.is_some()
+            && (e.kind() == ErrorKind::AuthenticationFailed
+                || matches!(e.code(), Some("NOAUTH" | "WRONGPASS")))
+        {
+            // A sentinel or a node: the error does not say which.
+            format!(
+                "Redis at {self} refused the password: {} (with Sentinel the nodes' password is REDIS_URL's, the sentinels' own REDIS_SENTINEL_PASSWORD)",
+                redis_words(e)
+            )
         } else if e.kind() == ErrorKind::AuthenticationFailed {
             format!("Redis at {self} refused the password: {}", redis_words(e))
         } else if is_refusal(e) {

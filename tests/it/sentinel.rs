@@ -414,6 +414,24 @@ fn the_programs_follow_five_failovers_over_tls_with_sentinel_passwords() {
 fn five_failovers(name: &str, secured: bool) {
     let _heavy = heavy();
     let mut rig = Rig::start_with(name, secured);
+    if secured {
+        // Without the sentinels' password: said in one line, which names
+        // both passwords (a refusal does not say whose it was).
+        let env = rig.env();
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .filter(|(k, _)| *k != "REDIS_SENTINEL_PASSWORD")
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &env);
+        let said = consumer.wait_stderr("REDIS_SENTINEL_PASSWORD", Duration::from_secs(10));
+        assert!(said.is_some(), "{:?}", consumer.stderr_lines());
+        eprintln!(
+            "without the sentinels' password: {}",
+            said.unwrap_or_default()
+        );
+        consumer.kill();
+    }
     let web = rig.web("8");
     let consumer = env!("CARGO_BIN_EXE_consumer");
     let mut workers = [
