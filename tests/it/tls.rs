@@ -454,3 +454,27 @@ fn each_program_works_under_its_acl_rules() {
         );
     }
 }
+
+/// With `REDIS_CA_FILE` the system's roots are not used, so a system store
+/// that cannot be read (here `SSL_CERT_FILE` names a missing file) does not
+/// matter. (The redis crate loaded the system's roots at every connect
+/// all the same, and failed the connect: redis patch 6.)
+#[test]
+fn a_ca_file_needs_no_system_store() {
+    let redis = TlsRedis::start("server", "no", &[]);
+    let ca = certs().ca();
+    let url = redis.url("localhost", None);
+    let consumer = Program::start(
+        env!("CARGO_BIN_EXE_consumer"),
+        &[
+            ("REDIS_URL", &url),
+            ("REDIS_CA_FILE", &ca),
+            ("SSL_CERT_FILE", "/no/such/bundle.pem"),
+        ],
+    );
+    let connected = consumer.wait_stderr("connected to Redis", Duration::from_secs(10));
+    assert!(connected.is_some(), "{:?}", consumer.stderr_lines());
+    let _: () = redis.server.conn().rpush(QUEUE, "1").expect("rpush");
+    let printed = consumer.wait_stdout(2, Duration::from_secs(10));
+    assert_eq!(tasks(&printed), ["1"]);
+}

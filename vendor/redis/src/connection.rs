@@ -1233,28 +1233,39 @@ pub(crate) fn create_rustls_config(
     insecure: bool,
     tls_params: Option<TlsConnParams>,
 ) -> RedisResult<rustls::ClientConfig> {
-    #[allow(unused_mut)]
-    let mut root_store = RootCertStore::empty();
-    #[cfg(feature = "tls-rustls-webpki-roots")]
-    root_store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    #[cfg(all(
-        feature = "tls-rustls",
-        not(feature = "tls-native-tls"),
-        not(feature = "tls-rustls-webpki-roots")
-    ))]
-    {
-        let mut certificate_result = load_native_certs();
-        if let Some(error) = certificate_result.errors.pop() {
-            return Err(error.into());
+    // redis_mq patch 6: the default roots are loaded only when the caller
+    // gave none. Loading the system's (`load_native_certs`, "expensive ...
+    // call this sparingly") at every connect cost each connect a parse of the
+    // whole system store, and a store that failed to load failed connects
+    // that would not have used it.
+    let default_roots = || -> RedisResult<RootCertStore> {
+        #[allow(unused_mut)]
+        let mut root_store = RootCertStore::empty();
+        #[cfg(feature = "tls-rustls-webpki-roots")]
+        root_store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        #[cfg(all(
+            feature = "tls-rustls",
+            not(feature = "tls-native-tls"),
+            not(feature = "tls-rustls-webpki-roots")
+        ))]
+        {
+            let mut certificate_result = load_native_certs();
+            if let Some(error) = certificate_result.errors.pop() {
+                return Err(error.into());
+            }
+            for cert in certificate_result.certs {
+                root_store.add(cert)?;
+            }
         }
-        for cert in certificate_result.certs {
-            root_store.add(cert)?;
-        }
-    }
+        Ok(root_store)
+    };
 
     let config = rustls::ClientConfig::builder();
     let config = if let Some(tls_params) = tls_params {
-        let root_cert_store = tls_params.root_cert_store.unwrap_or(root_store);
+        let root_cert_store = match tls_params.root_cert_store {
+            Some(root_cert_store) => root_cert_store,
+            None => default_roots()?,
+        };
         let config_builder = config.with_root_certificates(root_cert_store.clone());
 
         let config_builder = if let Some(ClientTlsParams {
@@ -1313,7 +1324,7 @@ pub(crate) fn create_rustls_config(
         config_builder
     } else {
         config
-            .with_root_certificates(root_store)
+            .with_root_certificates(default_roots()?)
             .with_no_client_auth()
     };
 
