@@ -270,14 +270,8 @@ fn a_closed_stdout_is_refused_at_start() {
         let mut command = Command::new("sh");
         command.args(["-c", &format!("exec {exe}{args} >&-")]);
         let mut program = Program::start_with(command, &[("REDIS_URL", &redis.url(1))]);
-        assert_eq!(
-            program.wait_exit(Duration::from_secs(10)),
-            Some(2),
-            "{exe}{args}"
-        );
-        let err = program.stderr_lines();
-        assert_eq!(err.len(), 1, "{err:?}");
-        assert!(err[0].contains("stdout"), "{err:?}");
+        let line = program.exits_with_one_line(2, &format!("{exe}{args}"));
+        assert!(line.contains("stdout"), "{line}");
         let len: usize = redis.conn().llen(QUEUE).expect("llen");
         assert_eq!(len, 3, "{exe}{args} took nothing");
     }

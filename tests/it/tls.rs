@@ -354,16 +354,9 @@ fn unusable_tls_settings_are_one_line_and_exit_2() {
         env!("CARGO_BIN_EXE_subscriber"),
     ] {
         for (env, words) in cases {
-            let mut program = Program::start(exe, env);
-            assert_eq!(
-                program.wait_exit(Duration::from_secs(10)),
-                Some(2),
-                "{exe} {env:?}"
-            );
-            let err = program.stderr_lines();
-            assert_eq!(err.len(), 1, "{exe} {env:?}: {err:?}");
-            assert!(err[0].contains(words), "{exe} {env:?}: {err:?}");
-            assert!(!err[0].contains("pw@"), "{err:?}");
+            let line = Program::start(exe, env).exits_with_one_line(2, &format!("{exe} {env:?}"));
+            assert!(line.contains(words), "{exe} {env:?}: {line}");
+            assert!(!line.contains("pw@"), "{line}");
         }
     }
 }

@@ -241,16 +241,10 @@ fn bad_settings_exit_2_with_one_line() {
     ];
     for (exe, env) in cases {
         let mut program = Program::start(exe, env);
-        assert_eq!(
-            program.wait_exit(Duration::from_secs(10)),
-            Some(2),
-            "{exe} {env:?}"
-        );
-        let err = program.stderr_lines();
-        assert_eq!(err.len(), 1, "one line: {err:?}");
+        let line = program.exits_with_one_line(2, &format!("{exe} {env:?}"));
         let name = env[0].0;
-        assert!(err[0].contains(name), "{err:?} names {name}");
-        assert!(!err[0].contains("pw"), "no password in {err:?}");
+        assert!(line.contains(name), "{line} names {name}");
+        assert!(!line.contains("pw"), "no password in {line}");
         assert!(program.stdout_lines().is_empty(), "nothing started: {exe}");
     }
 }

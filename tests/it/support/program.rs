@@ -106,6 +106,19 @@ impl Program {
         }
     }
 
+    /// Waits (10 s at most) for the exit status `status` and returns the
+    /// one line the program wrote on stderr; `what` names the case.
+    pub fn exits_with_one_line(&mut self, status: i32, what: &str) -> String {
+        assert_eq!(
+            self.wait_exit(Duration::from_secs(10)),
+            Some(status),
+            "{what}"
+        );
+        let err = self.stderr_lines();
+        assert_eq!(err.len(), 1, "{what}: one line: {err:?}");
+        err[0].clone()
+    }
+
     /// Stops the program with SIGTERM (between two elements), waits for it
     /// to exit 0 and for every line it printed; returns its `Task get`
     /// lines. For exact counts: nothing can come later.
