@@ -313,16 +313,10 @@ fn unusable_settings_say_what_is_wrong() {
         ),
     ];
     for (env, words, expected) in cases {
-        let mut web = Program::start(env!("CARGO_BIN_EXE_web"), env);
-        assert_eq!(
-            web.wait_exit(Duration::from_secs(10)),
-            Some(expected),
-            "{env:?}"
-        );
-        let err = web.stderr_lines();
-        assert_eq!(err.len(), 1, "{err:?}");
-        assert!(err[0].contains(words), "{env:?}: {err:?}");
-        assert!(!err[0].contains("pw"), "{err:?}");
-        assert!(!err[0].contains("another server"), "{err:?}");
+        let line = Program::start(env!("CARGO_BIN_EXE_web"), env)
+            .exits_with_one_line(expected, &format!("{env:?}"));
+        assert!(line.contains(words), "{env:?}: {line}");
+        assert!(!line.contains("pw"), "{line}");
+        assert!(!line.contains("another server"), "{line}");
     }
 }
