@@ -471,3 +471,34 @@ fn a_ca_file_needs_no_system_store() {
     let printed = consumer.wait_stdout(2, Duration::from_secs(10));
     assert_eq!(tasks(&printed), ["1"]);
 }
+
+/// Redis restarted under TLS clients: the consumer and the web connect
+/// again by themselves, and nothing says TLS failed (a closed TLS
+/// connection is a lost connection, not a handshake that failed).
+#[test]
+fn a_restarted_tls_redis_is_reconnected() {
+    let mut redis = TlsRedis::start("server", "no", &[]);
+    let ca = certs().ca();
+    let url = redis.url("localhost", None);
+    let env = [("REDIS_URL", url.as_str()), ("REDIS_CA_FILE", &ca)];
+    let web = Web::start_env(&env);
+    assert_eq!(web.get("/prodcons").status, 302);
+    let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &env);
+    consumer.wait_stdout(2, Duration::from_secs(10));
+    redis.server.kill();
+    thread::sleep(Duration::from_millis(300));
+    redis.server.restart();
+    let back = eventually(Duration::from_secs(10), || {
+        web.get("/prodcons").status == 302
+    });
+    assert!(back, "the web pushes again");
+    let printed = consumer.wait_stdout(3, Duration::from_secs(15));
+    assert_eq!(tasks(&printed).len(), 2, "{:?}", consumer.stderr_lines());
+    let mut lines = consumer.stderr_lines();
+    lines.extend(web.program.stderr_lines());
+    assert!(!lines.iter().any(|l| l.contains("TLS failed")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("failed tries")),
+        "{lines:?}"
+    );
+}
