@@ -199,12 +199,14 @@ impl RedisTarget {
         let client = Client::open(info)?;
         let rcon = match client.get_connection_info().addr() {
             ConnectionAddr::TcpTls { host, .. } if host.parse::<IpAddr>().is_err() => {
-                connect_on_a_helper(client, left).map_err(tls::while_connecting)?
+                connect_on_a_helper(client, left).map_err(|e| tls::while_connecting(e, true))?
             }
             ConnectionAddr::TcpTls { .. } => client
                 .get_connection_with_timeout(left)
-                .map_err(tls::while_connecting)?,
-            _ => client.get_connection_with_timeout(left)?,
+                .map_err(|e| tls::while_connecting(e, true))?,
+            _ => client
+                .get_connection_with_timeout(left)
+                .map_err(|e| tls::while_connecting(e, false))?,
         };
         rcon.set_read_timeout(read_timeout)?;
         rcon.set_write_timeout(Some(timeout.max(Duration::from_secs(1))))?;
@@ -244,7 +246,7 @@ impl RedisTarget {
     /// True when `e` says the TLS settings do not fit this Redis: a
     /// certificate refused either way, or TLS spoken to one side only.
     pub(crate) fn is_tls_mismatch(&self, e: &RedisError) -> bool {
-        (tls::failure(e).is_some() && !e.is_timeout()) || (self.tls.is_none() && is_hang_up(e))
+        tls::failure(e).is_some() && !e.is_timeout()
     }
 
     /// One sentence that says what went wrong: not reachable; Redis's own
@@ -253,10 +255,6 @@ impl RedisTarget {
     pub(crate) fn describe(&self, e: &RedisError) -> String {
         if let Some(why) = tls::failure(e) {
             format!("cannot reach Redis at {self}: {why}")
-        } else if self.tls.is_none() && is_hang_up(e) {
-            format!(
-                "cannot reach Redis at {self}: it closed the connection at once (if it wants TLS, use rediss://)"
-            )
         } else if e.kind() == ErrorKind::MasterNameNotFoundBySentinel {
             format!(
                 "Redis at {self}: the sentinels name no primary yet (a failover takes a few seconds)"
@@ -317,17 +315,6 @@ fn connect_on_a_helper(client: Client, timeout: Duration) -> RedisResult<Connect
     });
     told.recv_timeout(timeout + Duration::from_millis(50))
         .unwrap_or_else(|_| Err(timed_out("no answer within the connect timeout")))
-}
-
-/// True when Redis closed the connection as it was opened: what a TLS-only
-/// Redis does with a plain `redis://` client.
-fn is_hang_up(e: &RedisError) -> bool {
-    let io_kind = tls::io_error(e).map(std::io::Error::kind);
-    e.is_connection_dropped()
-        || matches!(
-            io_kind,
-            Some(std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset)
-        )
 }
 
 /// True when the error means "no answer from Redis" (down, unreachable, too

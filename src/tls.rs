@@ -28,6 +28,11 @@ pub(crate) fn failure(e: &RedisError) -> Option<String> {
     if io.get_ref().is_some_and(|e| e.is::<NoAnswer>()) {
         return Some("TLS failed: no answer in time (Redis may be busy or stopped, or it does not speak TLS on this port)".to_owned());
     }
+    if io.get_ref().is_some_and(|e| e.is::<HungUp>()) {
+        return Some(
+            "it closed the connection at once (if it wants TLS, use rediss://)".to_owned(),
+        );
+    }
     let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
         // The server hung up in the middle of the handshake.
         return (io.kind() == io::ErrorKind::UnexpectedEof && e.kind() == ErrorKind::Io)
@@ -84,10 +89,35 @@ impl std::fmt::Display for NoAnswer {
 
 impl std::error::Error for NoAnswer {}
 
-/// `e`, or for a timeout the same timeout that says it was over TLS.
-pub(crate) fn while_connecting(e: RedisError) -> RedisError {
-    if e.is_timeout() {
+/// A plain connect that Redis closed as soon as it was opened: what a
+/// TLS-only Redis does with a `redis://` client. (Marked at the connect:
+/// a kept connection closed later is only a lost connection.)
+#[derive(Debug)]
+struct HungUp;
+
+impl std::fmt::Display for HungUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("closed at once")
+    }
+}
+
+impl std::error::Error for HungUp {}
+
+/// A failed connect, marked with what it may mean: over TLS a timeout is
+/// [`NoAnswer`]; over plain TCP a hang-up is [`HungUp`]. Anything else is
+/// `e` as it is.
+pub(crate) fn while_connecting(e: RedisError, over_tls: bool) -> RedisError {
+    let hung_up = e.is_connection_dropped()
+        || io_error(&e).is_some_and(|io| {
+            matches!(
+                io.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            )
+        });
+    if over_tls && e.is_timeout() {
         RedisError::from(io::Error::new(io::ErrorKind::TimedOut, NoAnswer))
+    } else if !over_tls && hung_up && !e.is_timeout() && !e.is_connection_refusal() {
+        RedisError::from(io::Error::new(io::ErrorKind::ConnectionReset, HungUp))
     } else {
         e
     }
