@@ -642,7 +642,7 @@ fn redis_and_sentinel(rig: &Rig, host: &str, addr: &str, primary: &str) -> Vec<C
         format!(
             "bind {addr}\nport 26379\nprotected-mode no\ndir {}\nlogfile sentinel.log\n\
              sentinel monitor mq {primary} 6379 2\n\
-             sentinel down-after-milliseconds mq 1000\n\
+             sentinel down-after-milliseconds mq 2000\n\
              sentinel failover-timeout mq 3000\n",
             dir.display()
         ),
@@ -856,6 +856,24 @@ fn the_primary_host_cut_off_loses_no_302() {
         "no 302 from the isolated primary: {:?}",
         count_each(&isolated)
     );
+    if printed + plain_losses < ok {
+        // What the sentinels did, for the reader of a failed run: each
+        // switch of the primary, and what the workers said of it.
+        for (host, _) in &SENTINEL_HOSTS[..3] {
+            let log = std::env::temp_dir().join(format!("{}-{host}/sentinel.log", rig.prefix));
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            for line in log.lines().filter(|l| {
+                l.contains("+switch-master") || l.contains("+odown") || l.contains("failover-abort")
+            }) {
+                eprintln!("sentinel on {host}: {line}");
+            }
+        }
+        for worker in &workers {
+            for line in worker.stderr_lines() {
+                eprintln!("worker: {line}");
+            }
+        }
+    }
     assert!(
         printed + plain_losses >= ok,
         "{ok} answered 302, {printed} printed, {plain_losses} lost on the wire at most"
