@@ -10,7 +10,7 @@
 
 use std::io;
 
-use redis::{ErrorKind, RedisError, TlsCertificates};
+use redis::{RedisError, TlsCertificates};
 use rustls::{AlertDescription, CertificateError};
 
 /// How the programs speak TLS to Redis, and to the sentinels too.
@@ -25,19 +25,10 @@ pub(crate) struct Tls {
 /// when `e` is not a TLS failure. Never the URL, never a certificate.
 pub(crate) fn failure(e: &RedisError) -> Option<String> {
     let io = io_error(e)?;
-    if io.get_ref().is_some_and(|e| e.is::<NoAnswer>()) {
-        return Some("TLS failed: no answer in time (Redis may be busy or stopped, or it does not speak TLS on this port)".to_owned());
+    if let Some(marked) = io.get_ref().and_then(|e| e.downcast_ref::<AtConnect>()) {
+        return Some(marked.words().to_owned());
     }
-    if io.get_ref().is_some_and(|e| e.is::<HungUp>()) {
-        return Some(
-            "it closed the connection at once (if it wants TLS, use rediss://)".to_owned(),
-        );
-    }
-    let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
-        // The server hung up in the middle of the handshake.
-        return (io.kind() == io::ErrorKind::UnexpectedEof && e.kind() == ErrorKind::Io)
-            .then(|| "TLS failed: the server closed the connection during the handshake (does it speak TLS on this port?)".to_owned());
-    };
+    let tls = io.get_ref()?.downcast_ref::<rustls::Error>()?;
     use rustls::Error as E;
     Some(match tls {
         E::InvalidCertificate(CertificateError::UnknownIssuer) => {
@@ -74,51 +65,69 @@ pub(crate) fn io_error(e: &RedisError) -> Option<&io::Error> {
     }
 }
 
-/// A connect over TLS that timed out: the handshake or the first replies
-/// never came. A plain Redis behind `rediss://` does just that (it waits
-/// for the end of a line that the TLS greeting never sends), as does a
-/// frozen one, so the words name both.
+/// What a failed connect may mean, marked where it happens: the same
+/// errors on a kept connection mean only that it was lost.
 #[derive(Debug)]
-struct NoAnswer;
+enum AtConnect {
+    /// Over TLS, a timeout: the handshake or the first replies never came.
+    /// A plain Redis behind `rediss://` does just that (it waits for the
+    /// end of a line that the TLS greeting never sends), as does a frozen
+    /// one, so the words name both.
+    NoAnswerOverTls,
+    /// Over TLS, closed before the handshake ended.
+    ClosedDuringHandshake,
+    /// Over plain TCP, closed as soon as it was opened: what a TLS-only
+    /// Redis does with a `redis://` client.
+    ClosedAtOnce,
+}
 
-impl std::fmt::Display for NoAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("no answer over TLS in time")
+impl AtConnect {
+    fn words(&self) -> &'static str {
+        match self {
+            AtConnect::NoAnswerOverTls => {
+                "TLS failed: no answer in time (Redis may be busy or stopped, or it does not speak TLS on this port)"
+            }
+            AtConnect::ClosedDuringHandshake => {
+                "TLS failed: the server closed the connection during the handshake (does it speak TLS on this port?)"
+            }
+            AtConnect::ClosedAtOnce => {
+                "it closed the connection at once (if it wants TLS, use rediss://)"
+            }
+        }
     }
 }
 
-impl std::error::Error for NoAnswer {}
-
-/// A plain connect that Redis closed as soon as it was opened: what a
-/// TLS-only Redis does with a `redis://` client. (Marked at the connect:
-/// a kept connection closed later is only a lost connection.)
-#[derive(Debug)]
-struct HungUp;
-
-impl std::fmt::Display for HungUp {
+impl std::fmt::Display for AtConnect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("closed at once")
+        f.write_str(self.words())
     }
 }
 
-impl std::error::Error for HungUp {}
+impl std::error::Error for AtConnect {}
 
-/// A failed connect, marked with what it may mean: over TLS a timeout is
-/// [`NoAnswer`]; over plain TCP a hang-up is [`HungUp`]. Anything else is
-/// `e` as it is.
+/// A failed connect, marked with what it may mean ([`AtConnect`]); any
+/// other error is `e` as it is.
 pub(crate) fn while_connecting(e: RedisError, over_tls: bool) -> RedisError {
-    let hung_up = e.is_connection_dropped()
-        || io_error(&e).is_some_and(|io| {
-            matches!(
-                io.kind(),
-                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
-            )
-        });
-    if over_tls && e.is_timeout() {
-        RedisError::from(io::Error::new(io::ErrorKind::TimedOut, NoAnswer))
-    } else if !over_tls && hung_up && !e.is_timeout() && !e.is_connection_refusal() {
-        RedisError::from(io::Error::new(io::ErrorKind::ConnectionReset, HungUp))
+    // Only a peer that closed: not a refused connect, nor a name that did
+    // not resolve (the redis crate counts both as "dropped").
+    let closed = io_error(&e).is_some_and(|io| {
+        matches!(
+            io.kind(),
+            io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+        )
+    });
+    let marked = match (over_tls, e.is_timeout(), closed) {
+        (true, true, _) => AtConnect::NoAnswerOverTls,
+        (true, _, true) => AtConnect::ClosedDuringHandshake,
+        (false, _, true) => AtConnect::ClosedAtOnce,
+        _ => return e,
+    };
+    let kind = if e.is_timeout() {
+        io::ErrorKind::TimedOut
     } else {
-        e
-    }
+        io::ErrorKind::ConnectionReset
+    };
+    RedisError::from(io::Error::new(kind, marked))
 }
