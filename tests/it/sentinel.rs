@@ -407,6 +407,7 @@ fn the_programs_follow_five_failovers_and_keep_every_302() {
 /// redis patch 5 no primary is ever found: its `ROLE` is checked against
 /// the system's roots, not `REDIS_CA_FILE`.)
 #[test]
+#[ignore = "needs openssl (it makes the test certificates; scripts/test installs it)"]
 fn the_programs_follow_five_failovers_over_tls_with_sentinel_passwords() {
     five_failovers("five-tls", true);
 }

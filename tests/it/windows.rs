@@ -131,7 +131,7 @@ fn windows_workers_reconnect_after_redis_restarts() {
 /// Windows path): it prints what is pushed; with a certificate its CA did
 /// not sign it says so in one line and keeps trying.
 #[test]
-#[ignore = "needs wine64, mingw-w64 and the Windows binaries (scripts/test builds them)"]
+#[ignore = "needs wine64, mingw-w64, the Windows binaries (scripts/test builds them) and openssl"]
 fn windows_consumer_speaks_tls() {
     let _heavy = heavy();
     let ca = format!("Z:{}", certs().ca().replace('/', "\\"));
