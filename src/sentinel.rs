@@ -91,7 +91,7 @@ impl Sentinels {
     /// client does both). Each sentinel, and the check, get a quarter of
     /// `timeout` (patch 4 of the vendored redis bounds them), so a sentinel
     /// that does not answer costs little; the node gets `settings` (db,
-    /// password) as with one Redis.
+    /// password) as with one Redis, and TLS when the sentinels get it.
     pub(crate) fn find_primary(
         &self,
         settings: &RedisConnectionInfo,
