@@ -164,30 +164,17 @@ impl RedisTarget {
     ) -> RedisResult<Opened> {
         let started = std::time::Instant::now();
         let (info, node) = match &self.sentinels {
-            None if self.tls.is_some() && self.host.parse::<IpAddr>().is_err() => {
-                // The certificate is checked against the name: keep it.
-                (self.info.clone(), show_addr(&self.host, self.port))
-            }
+            // Over TLS the certificate is checked against the host as given:
+            // an address needs no lookup, a name is looked up by the redis
+            // crate (on a helper thread, below).
+            None if self.tls.is_some() => (self.info.clone(), show_addr(&self.host, self.port)),
             None => {
                 let addr = self.resolve(timeout)?;
                 let node = show_addr(&addr.ip().to_string(), addr.port());
-                let ip = addr.ip().to_string();
-                let info = match self.info.addr().clone() {
-                    ConnectionAddr::TcpTls {
-                        insecure,
-                        tls_params,
-                        ..
-                    } => self.info.clone().set_addr(ConnectionAddr::TcpTls {
-                        host: ip,
-                        port: addr.port(),
-                        insecure,
-                        tls_params,
-                    }),
-                    _ => self
-                        .info
-                        .clone()
-                        .set_addr(ConnectionAddr::Tcp(ip, addr.port())),
-                };
+                let info = self
+                    .info
+                    .clone()
+                    .set_addr(ConnectionAddr::Tcp(addr.ip().to_string(), addr.port()));
                 (info, node)
             }
             Some(sentinels) => sentinels.find_primary(self.info.redis_settings(), timeout)?,
