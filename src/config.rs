@@ -12,6 +12,7 @@ use log::LevelFilter;
 
 use crate::redis_target::{self, RedisTarget};
 use crate::sentinel::SentinelAuth;
+use crate::tls;
 use redis::{ClientTlsConfig, TlsCertificates};
 
 /// The original's Redis: `redis.StrictRedis(host='localhost', db=1)`.
@@ -84,10 +85,13 @@ fn tls_files_from_env(tls: bool) -> Result<TlsCertificates, ConfigError> {
             .transpose()
     };
     let client_tls = match (read(cert)?, read(key)?) {
-        (Some(client_cert), Some(client_key)) => Some(ClientTlsConfig {
-            client_cert,
-            client_key,
-        }),
+        (Some(client_cert), Some(client_key)) => {
+            tls::check_client_pair(&client_cert, &client_key).map_err(ConfigError)?;
+            Some(ClientTlsConfig {
+                client_cert,
+                client_key,
+            })
+        }
         (None, None) => None,
         _ => {
             return Err(ConfigError(

@@ -21,6 +21,24 @@ pub(crate) struct Tls {
     pub insecure: bool,
 }
 
+/// Whether a client certificate (PEM, its chain) and key (PEM) can be used
+/// together, checked at start as rustls checks them at every connect: a
+/// key that is not the certificate's would otherwise fail each connect.
+pub(crate) fn check_client_pair(cert: &[u8], key: &[u8]) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("REDIS_CLIENT_CERT is not a PEM certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key)
+        .map_err(|e| format!("REDIS_CLIENT_KEY is not a PEM private key: {e}"))?;
+    rustls::ClientConfig::builder()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(chain, key)
+        .map(|_| ())
+        .map_err(|e| format!("REDIS_CLIENT_CERT and REDIS_CLIENT_KEY do not go together: {e}"))
+}
+
 /// What part of TLS failed, in words for the log and the 503 page; `None`
 /// when `e` is not a TLS failure. Never the URL, never a certificate.
 pub(crate) fn failure(e: &RedisError) -> Option<String> {

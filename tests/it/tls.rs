@@ -335,7 +335,8 @@ fn unusable_tls_settings_are_one_line_and_exit_2() {
     let garbage = garbage.to_str().expect("utf-8").to_owned();
     let tls = "rediss://:pw@127.0.0.1:1/1";
     let cert = certs.path("client.crt");
-    let cases: [(Env, &str); 5] = [
+    let not_its_key = certs.path("server.key");
+    let cases: [(Env, &str); 6] = [
         (
             &[("REDIS_URL", tls), ("REDIS_CA_FILE", "/no/such/ca.pem")],
             "REDIS_CA_FILE",
@@ -358,6 +359,14 @@ fn unusable_tls_settings_are_one_line_and_exit_2() {
         (
             &[("REDIS_URL", "rediss://:pw@127.0.0.1:1/1#trust-me")],
             "REDIS_URL",
+        ),
+        (
+            &[
+                ("REDIS_URL", tls),
+                ("REDIS_CLIENT_CERT", &cert),
+                ("REDIS_CLIENT_KEY", &not_its_key),
+            ],
+            "do not go together",
         ),
     ];
     for exe in [
