@@ -4,20 +4,21 @@
 //! counterpart. The article prints the last lines as `if name == 'main':`,
 //! its markup having eaten the underscores; quoted here as Python runs it.
 //!
-//! `LiveConnection` (`src/live_connection.rs`) is `self.rcon` kept live;
-//! its `subscribe` gives a `Subscription` (`src/subscription.rs`), which
-//! iterates over the messages like `self.ps.listen()` and ends when the
+//! `Connection` (`src/connection.rs`) is `self.rcon` kept live;
+//! `Subscription::open` subscribes on it (`src/subscription.rs`) and
+//! iterates over the messages like `self.ps.listen()`, ending when the
 //! connection is lost or a stop is requested. Pub/sub keeps nothing: what
 //! is published while no subscription stands is gone, and the log says so.
 
 use std::process::ExitCode;
 
+use redis_mq::connection::{Connection, WAIT};
 use redis_mq::exit::{self, Stop};
-use redis_mq::live_connection::{LiveConnection, WAIT};
 use redis_mq::names::PUBSUB_CHANNEL;
 use redis_mq::print::{self, Output};
-use redis_mq::redis_target::RedisTarget;
 use redis_mq::signals;
+use redis_mq::subscription::Subscription;
+use redis_mq::target::Target;
 use redis_mq::worker::{self, Start};
 
 /// `class Task(object)`. The Python keeps `self.ps` beside `self.rcon`;
@@ -25,16 +26,18 @@ use redis_mq::worker::{self, Start};
 /// cannot hold both a value and a borrow of it, so `ps` lives in
 /// `listen_task`, for as long as one subscription lasts.
 struct Task {
-    rcon: LiveConnection,
+    rcon: Connection,
     channel: &'static str,
 }
 
 impl Task {
     /// `def __init__(self)`; waits for Redis, unless asked to stop.
-    fn new(target: RedisTarget) -> Result<Task, Stop> {
+    fn new(target: Target) -> Result<Task, Stop> {
         // self.rcon = redis.StrictRedis(host='localhost')
-        // (its reads wait 2 s at a time, then look at the stop flag)
-        let rcon = LiveConnection::open(target, Some(WAIT))?;
+        // (waits until Redis answers; its reads wait 2 s at a time, then
+        // look at the stop flag)
+        let rcon = Connection::wait_for_redis(target, Some(WAIT))?;
+        // new: the channel's name, kept as the consumer keeps self.queue
         let channel = PUBSUB_CHANNEL;
         Ok(Task { rcon, channel })
     }
@@ -45,7 +48,8 @@ impl Task {
         while !signals::stop_requested() {
             // self.ps = self.rcon.pubsub()
             // self.ps.subscribe('task:pubsub:channel')
-            let Some(ps) = self.rcon.subscribe(self.channel)? else {
+            // (after a lost connection, waits until Redis answers again)
+            let Some(ps) = Subscription::open(&mut self.rcon, self.channel)? else {
                 continue;
             };
             // for i in self.ps.listen():
@@ -61,6 +65,7 @@ impl Task {
 
 /// `if __name__ == '__main__':`
 fn run() -> Result<(), Stop> {
+    // new: settings, logging, a thread for Ctrl-C and kill, stdout
     let Start { target, mut out } = worker::start()?;
     // print('监听任务频道')
     print::line(&mut out, "监听任务频道")?;

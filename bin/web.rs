@@ -8,31 +8,32 @@
 //!
 //! | app.py | here |
 //! |---|---|
-//! | `rcon = redis.StrictRedis(host='localhost', db=1)` | `run`: `Link::new(target)`, one per worker |
+//! | `rcon = redis.StrictRedis(host='localhost', db=1)` | `config::redis_from_env`; `server::serve` opens one `Connection` per worker |
 //! | `prodcons_queue`, `pubsub_channel` | `PRODCONS_QUEUE`, `PUBSUB_CHANNEL` (`src/names.rs`) |
 //! | `@app.route(...)` | `route`, the table |
 //! | `def index()`, `def prodcons()`, `def pubsub()` | `index`, `prodcons`, `pubsub` |
 //! | `app.run(debug=True)` | `run`: `server::serve`, `WORKERS` threads |
 //!
 //! What keeps it safe lives in the library, out of these lines:
-//! `http::push_and_confirm` and `http::publish` run a route's commands on a
-//! live connection (`Link`: timeouts, reconnects, never a command sent
-//! twice) and turn a failure into `Reply::Failed`; a push is a 302 only once
-//! a replica has it, with Sentinel. `http::respond` handles HEAD, the 2 s
-//! bound and the one place a failure becomes a status and a page;
-//! `server::serve` the threads and the stop. Lines marked `new:` have no
-//! Python counterpart.
+//! `click::push_and_confirm` and `click::publish` run a route's commands
+//! once on the worker's `Connection` (the click's 2 s bound, a new
+//! connection when the kept one died, never a command sent twice) and turn
+//! a `Failure` into `Reply::Failed`; with Sentinel a push is a 302 only once
+//! a replica has it. `http::respond` handles HEAD and panics, and
+//! `failure.rs` is the one place a failure becomes a status and words;
+//! `server::serve` runs the threads until a stop. Lines marked `new:` have
+//! no Python counterpart.
 
 use std::process::ExitCode;
 
 use log::info;
-use redis::{Commands, Connection, RedisResult};
+use redis::{Commands, RedisResult};
+use redis_mq::connection::Connection;
 use redis_mq::exit::{self, Stop};
-use redis_mq::http::{self, Reply};
+use redis_mq::http::Reply;
 use redis_mq::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
 use redis_mq::page::{self, Clicks};
-use redis_mq::web_link::Link;
-use redis_mq::{config, logging, server, signals};
+use redis_mq::{click, config, logging, server, signals};
 use tiny_http::Method;
 
 /// The original page, byte for byte; `index` adds what each click did under it.
@@ -48,11 +49,11 @@ const INDEX_HTML: &str = r#"
 "#;
 
 /// Flask's routing table: one arm per `@app.route`.
-fn route(method: &Method, path: &str, link: &mut Link, clicks: &Clicks) -> Reply {
+fn route(method: &Method, path: &str, rcon: &mut Connection, clicks: &Clicks) -> Reply {
     match (method, path) {
-        (Method::Get, "/") => index(link, clicks),
-        (Method::Get, "/prodcons") => http::push_and_confirm(link, |rcon| prodcons(rcon, clicks)),
-        (Method::Get, "/pubsub") => http::publish(link, |rcon| pubsub(rcon, clicks)),
+        (Method::Get, "/") => index(rcon, clicks),
+        (Method::Get, "/prodcons") => click::push_and_confirm(rcon, |rcon| prodcons(rcon, clicks)),
+        (Method::Get, "/pubsub") => click::publish(rcon, |rcon| pubsub(rcon, clicks)),
         (_, "/" | "/prodcons" | "/pubsub") => Reply::MethodNotAllowed,
         _ => Reply::NotFound,
     }
@@ -60,13 +61,14 @@ fn route(method: &Method, path: &str, link: &mut Link, clicks: &Clicks) -> Reply
 
 /// `@app.route('/')`: the original page, and under it what the last
 /// clicks did, what waits in the queue and who listens (`src/page.rs`).
-fn index(link: &mut Link, clicks: &Clicks) -> Reply {
+fn index(rcon: &mut Connection, clicks: &Clicks) -> Reply {
     // return html
-    Reply::Page(format!("{INDEX_HTML}{}", page::query_status(link, clicks)))
+    // new: under it, what page::query_status asks Redis (queue, subscribers)
+    Reply::Page(format!("{INDEX_HTML}{}", page::query_status(rcon, clicks)))
 }
 
 /// `@app.route('/prodcons')`: the producer.
-fn prodcons(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
+fn prodcons(rcon: &mut redis::Connection, clicks: &Clicks) -> RedisResult<Reply> {
     // elem = random.randrange(10)
     let elem = rand::random_range(0..10);
     // rcon.lpush(prodcons_queue, elem)
@@ -80,7 +82,7 @@ fn prodcons(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
 }
 
 /// `@app.route('/pubsub')`: the publisher.
-fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
+fn pubsub(rcon: &mut redis::Connection, clicks: &Clicks) -> RedisResult<Reply> {
     // elem = random.randrange(10)
     let elem = rand::random_range(0..10);
     // rcon.publish(pubsub_channel, elem)
@@ -104,14 +106,20 @@ fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
 /// `app.run()`: `WORKERS` threads, each with its own connection to Redis,
 /// until Ctrl-C or `kill` (`src/server.rs`).
 fn run() -> Result<(), Stop> {
+    // rcon = redis.StrictRedis(host='localhost', db=1)
+    // (where Redis is; each worker opens its own connection)
     let target = config::redis_from_env()?;
+    // new: the address, the threads and the log level, from the environment
     let bind = config::bind_from_env()?;
     let workers = config::workers_from_env()?;
     logging::init(config::log_level_from_env()?);
-    signals::stop_between_elements();
+    // new: a thread takes Ctrl-C and kill; they then only ask for a stop
+    signals::catch_stop_requests();
+    // new: the page shows what the last clicks did
     let clicks = Clicks::new();
-    server::serve(bind, workers, &target, |method, path, link| {
-        route(method, path, link, &clicks)
+    // app.run(debug=True)
+    server::serve(bind, workers, &target, |method, path, rcon| {
+        route(method, path, rcon, &clicks)
     })
 }
 

@@ -6,14 +6,16 @@
 //! typo never turns into a server that quietly talks to the wrong place.
 
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use log::LevelFilter;
+use redis::TlsCertificates;
 
-use crate::redis_target::{self, RedisTarget};
-use crate::sentinel::SentinelAuth;
+use crate::exit::Stop;
+use crate::target::{self, Sentinels, Target};
 use crate::tls;
-use redis::{ClientTlsConfig, TlsCertificates};
 
 /// The original's Redis: `redis.StrictRedis(host='localhost', db=1)`.
 pub(crate) const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/1";
@@ -32,12 +34,20 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// A setting that cannot be used stops the program with status 2.
+impl From<ConfigError> for Stop {
+    fn from(e: ConfigError) -> Stop {
+        Stop::Setting(e.0)
+    }
+}
+
 /// Reads `name`, or `None` when it is unset or empty.
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// `REDIS_URL`, default `redis://localhost:6379/1`.
+/// `REDIS_URL`, default `redis://localhost:6379/1`, and how to find the
+/// node: reads the TLS files and checks them (`src/tls.rs`).
 ///
 /// The error never repeats the URL: it may hold a password.
 ///
@@ -46,28 +56,31 @@ fn var(name: &str) -> Option<String> {
 /// certificate; each is read once, here.
 ///
 /// With `REDIS_SENTINELS=host:port,host:port,...` the programs ask those
-/// sentinels for the primary of `REDIS_MASTER` (default `mq`) at every
-/// connect, and `REDIS_URL` gives only the db, the password and TLS;
+/// sentinels for the primary of `REDIS_MASTER` (default `mq`), and
+/// `REDIS_URL` gives only the db, the password and TLS;
 /// `REDIS_SENTINEL_USERNAME` and `REDIS_SENTINEL_PASSWORD` are the
 /// sentinels' own.
-pub fn redis_from_env() -> Result<RedisTarget, ConfigError> {
+pub fn redis_from_env() -> Result<Target, ConfigError> {
     let url = var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
     let target = redis_url(&url, tls_files_from_env(url.starts_with("rediss://"))?)?;
     match var("REDIS_SENTINELS") {
         None => Ok(target),
         Some(list) => {
             let master = var("REDIS_MASTER").unwrap_or_else(|| DEFAULT_MASTER.to_owned());
-            let auth = SentinelAuth {
+            Ok(target.through_sentinels(Sentinels {
+                addrs: sentinels(&list)?,
+                master: master_name(&master)?.to_owned(),
                 username: var("REDIS_SENTINEL_USERNAME"),
                 password: var("REDIS_SENTINEL_PASSWORD"),
-            };
-            Ok(target.through_sentinels(sentinels(&list)?, master_name(&master)?, auth))
+                first: Arc::new(AtomicUsize::new(0)),
+            }))
         }
     }
 }
 
-/// `REDIS_CA_FILE`, `REDIS_CLIENT_CERT` and `REDIS_CLIENT_KEY`, read.
-/// Set without `rediss://`, they are a mistake to say, not to ignore.
+/// `REDIS_CA_FILE`, `REDIS_CLIENT_CERT` and `REDIS_CLIENT_KEY`, read and
+/// checked. Set without `rediss://`, they are a mistake to say, not to
+/// ignore.
 fn tls_files_from_env(tls: bool) -> Result<TlsCertificates, ConfigError> {
     let names = ["REDIS_CA_FILE", "REDIS_CLIENT_CERT", "REDIS_CLIENT_KEY"];
     let [ca, cert, key] = names.map(|name| var(name).map(|path| (name, path)));
@@ -76,33 +89,7 @@ fn tls_files_from_env(tls: bool) -> Result<TlsCertificates, ConfigError> {
             "{name} is set, but REDIS_URL does not start with rediss:// (TLS)"
         )));
     }
-    let read = |setting: Option<(&str, String)>| {
-        setting
-            .map(|(name, path)| {
-                std::fs::read(&path)
-                    .map_err(|e| ConfigError(format!("{name}={path:?} cannot be read: {e}")))
-            })
-            .transpose()
-    };
-    let client_tls = match (read(cert)?, read(key)?) {
-        (Some(client_cert), Some(client_key)) => {
-            tls::check_client_pair(&client_cert, &client_key).map_err(ConfigError)?;
-            Some(ClientTlsConfig {
-                client_cert,
-                client_key,
-            })
-        }
-        (None, None) => None,
-        _ => {
-            return Err(ConfigError(
-                "REDIS_CLIENT_CERT and REDIS_CLIENT_KEY go together: set both or neither".into(),
-            ));
-        }
-    };
-    Ok(TlsCertificates {
-        client_tls,
-        root_cert: read(ca)?,
-    })
+    tls::read_files(ca, cert, key).map_err(ConfigError)
 }
 
 /// The name Sentinel knows the primary by, when `REDIS_MASTER` is unset.
@@ -137,23 +124,25 @@ fn master_name(name: &str) -> Result<&str, ConfigError> {
     }
 }
 
-fn redis_url(url: &str, certs: TlsCertificates) -> Result<RedisTarget, ConfigError> {
+fn redis_url(url: &str, certs: TlsCertificates) -> Result<Target, ConfigError> {
     let expected = "expected redis[s]://[[user]:password@]host[:port][/db]";
-    if let Some(why) = redis_target::unsupported(url) {
+    if let Some(why) = target::unsupported(url) {
         return Err(ConfigError(format!(
             "REDIS_URL is not usable: {why} ({expected})"
         )));
     }
-    RedisTarget::parse(url, certs).map_err(|e| {
-        ConfigError(match e.kind() {
-            // A PEM file that does not parse (the redis crate's words).
-            redis::ErrorKind::Io => format!("the TLS files are not usable: {e}"),
-            _ => format!(
-                "REDIS_URL is not a usable Redis URL ({}); {expected}",
-                e.detail().unwrap_or("it did not parse")
-            ),
-        })
-    })
+    let target = Target::parse(url, certs).map_err(|e| {
+        ConfigError(format!(
+            "REDIS_URL is not a usable Redis URL ({}); {expected}",
+            e.detail().unwrap_or("it did not parse")
+        ))
+    })?;
+    // What the redis crate makes of the TLS files, said now, not at every connect.
+    let (host, port) = target.url_node();
+    target
+        .node_info(host, port)
+        .map_err(|e| ConfigError(format!("the TLS files are not usable: {e}")))?;
+    Ok(target)
 }
 
 /// `BIND`, default `127.0.0.1:5000`: loopback only unless asked otherwise.
@@ -161,15 +150,18 @@ pub fn bind_from_env() -> Result<SocketAddr, ConfigError> {
     bind(&var("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned()))
 }
 
+/// An address and port (`0.0.0.0:5000`, `[::1]:5000`), or `localhost:PORT`
+/// for 127.0.0.1: no name is looked up, so a start never waits on DNS.
 fn bind(bind: &str) -> Result<SocketAddr, ConfigError> {
-    bind.to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| {
-            ConfigError(format!(
-                "BIND={bind:?} is not an address like 127.0.0.1:5000"
-            ))
-        })
+    let local = bind
+        .strip_prefix("localhost:")
+        .and_then(|port| port.parse::<u16>().ok())
+        .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    local.or_else(|| bind.parse().ok()).ok_or_else(|| {
+        ConfigError(format!(
+            "BIND={bind:?} is not an address like 127.0.0.1:5000"
+        ))
+    })
 }
 
 /// `WORKERS`, default: the machine's parallelism, at least 2, so one slow
@@ -238,8 +230,8 @@ fn consumer_name(name: String) -> Result<String, ConfigError> {
 
 /// A stdout the workers cannot print to: refuse to start, rather than
 /// print into nothing.
-pub(crate) fn unusable_stdout(e: std::io::Error) -> ConfigError {
-    ConfigError(format!("cannot print to stdout: {e}"))
+pub(crate) fn unusable_stdout(e: std::io::Error) -> Stop {
+    ConfigError(format!("cannot print to stdout: {e}")).into()
 }
 
 #[cfg(test)]
@@ -292,7 +284,13 @@ mod tests {
         }
         let target = redis_url("redis://:pw@ignored:1/1", no_files())
             .expect("url")
-            .through_sentinels(listed, "mq", SentinelAuth::default());
+            .through_sentinels(Sentinels {
+                addrs: listed,
+                master: "mq".into(),
+                username: None,
+                password: None,
+                first: Arc::default(),
+            });
         assert_eq!(
             target.to_string(),
             "the primary of \"mq\" per the sentinels 127.0.0.1:26379,[::1]:26380 (db 1)"
@@ -304,6 +302,8 @@ mod tests {
     fn bind_workers_and_log_level() {
         assert_eq!(bind(DEFAULT_BIND).expect("default").port(), 5000);
         assert!(bind("nowhere").is_err());
+        assert!(bind("example.org:80").is_err(), "no lookup");
+        assert_eq!(bind("localhost:8080").expect("localhost").port(), 8080);
         assert_eq!(workers(" 8 ").expect("8"), 8);
         for bad in ["0", "1025", "-1", "two"] {
             assert!(workers(bad).is_err(), "{bad}");

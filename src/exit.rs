@@ -1,6 +1,7 @@
 //! How a program ends: the one type that says why ([`Stop`]), and the one
 //! place that turns it into a line on stderr and an exit status
-//! ([`status`]), called from each `main`. Nothing else ends the process.
+//! ([`status`]), called from each `main`. Only a second stop request ends
+//! a process otherwise, at once (`src/signals.rs`).
 
 use std::fmt;
 use std::io::{self, Write};
@@ -8,26 +9,18 @@ use std::process::ExitCode;
 
 use log::info;
 
-use crate::config::ConfigError;
-
 /// Why a program stops.
 #[derive(Debug)]
 pub enum Stop {
     /// A signal asked it to (Ctrl-C, `kill`, a closed terminal): status 0.
     Asked,
     /// A setting cannot be used: status 2, the usual one for a usage error.
-    Setting(ConfigError),
+    Setting(String),
     /// Its output cannot be written (the reader went away): status 1.
     Output(io::Error),
     /// Anything else it cannot go on without (a port in use, a Redis too
     /// old for `--reliable`): status 1.
     Cannot(String),
-}
-
-impl From<ConfigError> for Stop {
-    fn from(e: ConfigError) -> Stop {
-        Stop::Setting(e)
-    }
 }
 
 impl fmt::Display for Stop {

@@ -3,63 +3,59 @@
 //! # Layout
 //!
 //! The lesson is in `bin/`, one file per program of the original, each
-//! readable beside its Python file without opening anything here:
+//! read beside its Python file; a line there that calls into this crate
+//! says in its comment what the call does that the Python did not:
 //!
 //! - `bin/web.rs`: the Flask app (`/`, `/prodcons`, `/pubsub`).
 //! - `bin/consumer.rs`: the consumer script (`BLPOP` loop).
 //! - `bin/subscriber.rs`: the subscriber script (`pubsub.listen()` loop).
 //!
-//! This crate is the plumbing the original did without:
+//! This crate is the plumbing the original did without, built around the
+//! one thing all three programs share: a [`connection`] to the Redis node
+//! that holds our keys. Each module imports only from the layers below it:
 //!
-//! - [`names`]: the queue and channel names, as in the original.
-//! - [`config`]: settings from the environment and the command line, with
-//!   the original's defaults.
-//! - [`logging`]: one logger set-up for all three programs.
-//! - [`exit`]: why a program stops, and the one place that turns that into
-//!   an exit status (called from each `main`).
-//! - [`redis_target`]: where Redis is, opening a connection within a time
-//!   bound, and its failures in words.
-//! - [`live_connection`]: the workers' connection, kept live through outages.
-//! - [`web_link`]: a web worker's connection, and whether a failed command
-//!   may have run.
-//! - [`http`]: what a route answers and how it becomes HTTP; HEAD, the time
-//!   bound, and the one place a Redis failure becomes a status.
-//! - [`server`]: `app.run()`: the worker threads, and how they stop.
-//! - [`page`]: what the page shows under the original's HTML: the last
-//!   clicks, the queue, the subscribers.
-//! - [`print`]: the `Task get N` line, onto a stdout that reports failure.
-//! - [`signals`]: Ctrl-C, `kill` and their kin stop the workers between two
-//!   elements, and the web server between two requests.
-//! - `platform`: what differs between Linux, macOS, FreeBSD and Windows
-//!   (stop requests, a closed stdout, the host's name); the only module
-//!   with `cfg`.
-//! - [`worker`]: what the consumer and subscriber do before their loops.
-//! - `subscription`: one subscription, as an iterator over its messages.
-//! - `sentinel`: everything Sentinel (finding the primary, failover
-//!   answers, `WAIT` and `ROLE`), called by the modules above.
-//! - `tls`: `rediss://`: the certificates, and a failed handshake in words.
-//! - [`reliable`]: `consumer --reliable`, the at-least-once variant.
+//! 1. [`names`] (the queue and channel, as the original spells them),
+//!    [`exit`] (why a program stops, and its exit status), [`failure`]
+//!    (every failure of a talk with Redis, and the one place it is put in
+//!    words), [`logging`], `tls` (the certificate files, checked at start),
+//!    `platform` (what differs between systems; the only module with `cfg`).
+//! 2. [`signals`] (Ctrl-C and `kill` set a flag the loops read), [`target`]
+//!    (where Redis is: the URL, or the sentinels), [`print`] (the `Task get`
+//!    line), [`http`] (a route's [`http::Reply`] as HTTP).
+//! 3. [`config`] (settings from the environment), `connect` (one connect
+//!    to one node, within one deadline).
+//! 4. `sentinel` (the primary, as the sentinels name it), [`worker`] (what
+//!    the consumer and subscriber do before their loops).
+//! 5. [`connection`]: finds the node, connects, runs a command once; the
+//!    web's policy answers by the click's deadline, the workers' waits until
+//!    Redis is back.
+//! 6. [`subscription`] (`for i in ps.listen()`), [`reliable`] (`consumer
+//!    --reliable`, at least once), [`click`] (a push confirmed on a replica,
+//!    a publish), [`page`] (what the page shows under the original's HTML),
+//!    [`server`] (`app.run()`: the worker threads, and their stop).
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
 //! never stalls) are in the patched tiny_http under `vendor/tiny_http`, and
-//! six changes to the Redis client in the patched redis under
+//! five changes to the Redis client in the patched redis under
 //! `vendor/redis`; see each one's `PATCHES.md`.
 
+pub mod click;
 pub mod config;
+mod connect;
+pub mod connection;
 pub mod exit;
+pub mod failure;
 pub mod http;
-pub mod live_connection;
 pub mod logging;
 pub mod names;
 pub mod page;
 mod platform;
 pub mod print;
-pub mod redis_target;
 pub mod reliable;
 mod sentinel;
 pub mod server;
 pub mod signals;
-mod subscription;
+pub mod subscription;
+pub mod target;
 mod tls;
-pub mod web_link;
 pub mod worker;

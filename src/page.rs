@@ -12,12 +12,11 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use redis::{Connection, RedisResult};
+use redis::RedisResult;
 
+use crate::connection::Connection;
 use crate::http::escape_html;
 use crate::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
-use crate::sentinel;
-use crate::web_link::{Failure, Link};
 
 /// How many clicks, and how many waiting elements, the page lists.
 const SHOWN: usize = 10;
@@ -78,7 +77,7 @@ struct Status {
     subscribers: usize,
 }
 
-fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
+fn read_status(rcon: &mut redis::Connection) -> RedisResult<Status> {
     let (waiting, flat, subscribers): (usize, Vec<redis::Value>, usize) = redis::cmd("EVAL")
         .arg(READ_STATUS)
         .arg(1)
@@ -104,16 +103,25 @@ fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
 
 /// With Sentinel: which node is the primary now, and how many replicas
 /// it streams to (`ROLE`), so a failover shows on the page.
-fn primary_html(link: &mut Link) -> String {
-    if !link.target().uses_sentinel() {
+fn primary_html(rcon: &mut Connection) -> String {
+    if !rcon.target().uses_sentinel() {
         return String::new();
     }
-    let replicas = link.run(sentinel::replicas_of_the_primary);
-    let node = escape_html(link.node().unwrap_or("unknown"));
+    let replicas = rcon.run(replicas_of_the_primary);
+    let node = escape_html(rcon.node().unwrap_or("unknown"));
     match replicas {
         Ok(n) => format!("<br>\nprimary: {node} (named by the sentinels), {n} replicas connected"),
         Err(_) => format!("<br>\nprimary: {node} (named by the sentinels), replicas unknown"),
     }
+}
+
+/// How many replicas the primary streams to (`ROLE`).
+fn replicas_of_the_primary(rcon: &mut redis::Connection) -> RedisResult<usize> {
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(rcon)?;
+    Ok(match role.get(2) {
+        Some(redis::Value::Array(replicas)) => replicas.len(),
+        _ => 0,
+    })
 }
 
 /// One waiting element as the page shows it: text (U+FFFD where it is not
@@ -131,9 +139,9 @@ fn shown(len: usize, bytes: &[u8]) -> String {
 /// one in Redis), the subscribers and, with Sentinel, the replicas
 /// (`ROLE`); returns the HTML that goes under the original page. It renders
 /// when Redis is down too, and says so.
-pub fn query_status(link: &mut Link, clicks: &Clicks) -> String {
+pub fn query_status(rcon: &mut Connection, clicks: &Clicks) -> String {
     let last = clicks.html();
-    let redis = match link.run(read_status) {
+    let redis = match rcon.run(read_status) {
         Ok(s) => {
             let shown: Vec<String> = s.first.iter().map(|(len, b)| shown(*len, b)).collect();
             let more = if s.waiting > shown.len() { ", ..." } else { "" };
@@ -149,13 +157,13 @@ pub fn query_status(link: &mut Link, clicks: &Clicks) -> String {
             format!(
                 "{queue}<br>\n{PUBSUB_CHANNEL}: {} subscribed{}",
                 s.subscribers,
-                primary_html(link)
+                primary_html(rcon)
             )
         }
-        Err(Failure::Refused(e)) => escape_html(&link.target().describe(&e)),
+        Err(failure) if failure.status() == 500 => escape_html(&failure.to_string()),
         Err(_) => format!(
             "Redis at {} is not reachable: queue length and subscribers unknown",
-            escape_html(&link.target().to_string())
+            escape_html(&rcon.target().to_string())
         ),
     };
     format!("<center><p><small>\n{last}<br>\n{redis}\n</small></p></center>\n")

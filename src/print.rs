@@ -30,9 +30,7 @@ pub fn open_stdout() -> io::Result<Output> {
 
 /// Prints one line, such as the start line `监听任务队列`.
 pub fn line(out: &mut impl Write, text: &str) -> Result<(), Stop> {
-    writeln!(out, "{text}")
-        .and_then(|()| out.flush())
-        .map_err(cannot_write)
+    writeln!(out, "{text}").and_then(|()| out.flush()).map_err(cannot_write)
 }
 
 /// Prints `Task get <task>`; the line is written (or the error returned)

@@ -28,14 +28,15 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use redis::{Commands, Connection, Direction, RedisError, RedisResult};
+use redis::{Commands, Direction, RedisResult};
 
+use crate::connection::{CONSUMER_READ_TIMEOUT, Connection, WAIT};
 use crate::exit::Stop;
-use crate::live_connection::{CONSUMER_READ_TIMEOUT, LiveConnection, WAIT};
+use crate::failure::{Failure, What};
 use crate::names::{ALIVE_PREFIX, CONSUMERS, PROCESSING_PREFIX, PRODCONS_QUEUE};
 use crate::print::{self, Output};
-use crate::redis_target::{CONNECT_TIMEOUT, RedisTarget, is_refusal};
 use crate::signals;
+use crate::target::Target;
 use crate::{config, platform};
 
 /// `LMOVE` in a script that Redis runs even at `maxmemory` (Redis 7's
@@ -66,11 +67,11 @@ const RENEW_EVERY: Duration = Duration::from_secs(5);
 
 /// `consumer --reliable`: prints the start line, then moves, prints and
 /// removes until asked to stop.
-pub fn run(target: RedisTarget, out: &mut Output) -> Result<(), Stop> {
+pub fn run(target: Target, out: &mut Output) -> Result<(), Stop> {
     let name = config::consumer_name_from_env()?.unwrap_or_else(default_name);
     info!("consumer name {name:?}: processing list {PROCESSING_PREFIX}{name}");
     print::line(out, "监听任务队列")?;
-    let rcon = LiveConnection::open(target.clone(), Some(CONSUMER_READ_TIMEOUT))?;
+    let rcon = Connection::wait_for_redis(target.clone(), Some(CONSUMER_READ_TIMEOUT))?;
     let mut task = Task::new(rcon, &name);
     // Renewed from its own thread, so that however long one element takes
     // (a stdout that blocks), this consumer is never taken for dead.
@@ -86,10 +87,11 @@ fn default_name() -> String {
 
 /// This consumer's sign of life, `task:prodcons:consumer:NAME`, and its
 /// name in the registry `task:prodcons:consumers`, both renewed every
-/// [`RENEW_EVERY`] by a thread with a connection of its own. Dropped (the
-/// consumer stops in any way but SIGKILL or a crash of its host), it
-/// deletes the sign, so that another
-/// consumer hands back at once whatever is still held.
+/// [`RENEW_EVERY`] by a thread with a connection of its own. Dropping it
+/// (the consumer stops in any way but SIGKILL or a crash of its host) stops
+/// and joins that thread, which first deletes the sign (one command, within
+/// [`RENEW_WITHIN`]), so that another consumer hands back at once whatever
+/// is still held.
 struct SignOfLife {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -98,10 +100,10 @@ struct SignOfLife {
 impl SignOfLife {
     /// Renews once on `rcon` before the first element is taken, then
     /// from a thread.
-    fn keep(target: RedisTarget, name: &str, rcon: &mut Connection) -> SignOfLife {
+    fn keep(target: Target, name: &str, rcon: &mut Connection) -> SignOfLife {
         let alive = format!("{ALIVE_PREFIX}{name}");
-        if let Err(e) = renew(rcon, &alive, name) {
-            renew_failed(&alive, &e);
+        if let Err(failure) = rcon.run(|rcon| renew(rcon, &alive, name)) {
+            renew_failed(&alive, &failure);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
@@ -109,7 +111,7 @@ impl SignOfLife {
         let thread = thread::Builder::new()
             .name("sign of life".into())
             .spawn(move || {
-                let mut rcon = None;
+                let mut rcon = Connection::bounded(target);
                 let mut last = Instant::now();
                 while !stopped.load(Ordering::SeqCst) {
                     thread::sleep(Duration::from_millis(50));
@@ -117,21 +119,13 @@ impl SignOfLife {
                         continue;
                     }
                     last = Instant::now();
-                    if rcon.is_none() {
-                        rcon = target.connect(CONNECT_TIMEOUT, Some(CONNECT_TIMEOUT)).ok();
-                    }
-                    if let Some(c) = rcon.as_mut()
-                        && let Err(e) = renew(c, &alive, &name)
-                    {
-                        renew_failed(&alive, &e);
-                        rcon = None;
+                    rcon.answer_by(last + RENEW_WITHIN);
+                    if let Err(failure) = rcon.run(|rcon| renew(rcon, &alive, &name)) {
+                        renew_failed(&alive, &failure);
                     }
                 }
-                let gone =
-                    rcon.or_else(|| target.connect(CONNECT_TIMEOUT, Some(CONNECT_TIMEOUT)).ok());
-                if let Some(mut c) = gone {
-                    let _: RedisResult<()> = c.del(&alive);
-                }
+                rcon.answer_by(Instant::now() + RENEW_WITHIN);
+                let _ = rcon.run(|rcon| rcon.del::<_, ()>(&alive));
             })
             .map_err(|e| warn!("cannot start the sign-of-life thread: {e}"))
             .ok();
@@ -148,22 +142,25 @@ impl Drop for SignOfLife {
     }
 }
 
+/// How long one renewal (its connect included) may take.
+const RENEW_WITHIN: Duration = Duration::from_secs(2);
+
 /// A lost connection is retried quietly; a refusal (an ACL without
 /// `PSETEX` or `SADD`) is said: without its sign of life, other reliable
 /// consumers take this one for dead and hand back what it holds.
-fn renew_failed(alive: &str, e: &RedisError) {
-    if is_refusal(e) {
-        warn!(
-            "cannot renew {alive} ({e}): other reliable consumers may hand back what this one holds"
-        );
+fn renew_failed(alive: &str, failure: &Failure) {
+    if failure.is_unreachable() {
+        debug!("cannot renew {alive}: {failure}");
     } else {
-        debug!("cannot renew {alive}: {e}");
+        warn!(
+            "cannot renew {alive} ({failure}): other reliable consumers may hand back what this one holds"
+        );
     }
 }
 
 /// `PSETEX task:prodcons:consumer:NAME 15000 1` and `SADD
 /// task:prodcons:consumers NAME`, in one round trip.
-fn renew(rcon: &mut Connection, alive: &str, name: &str) -> RedisResult<()> {
+fn renew(rcon: &mut redis::Connection, alive: &str, name: &str) -> RedisResult<()> {
     redis::pipe()
         .pset_ex(alive, 1, ALIVE_FOR.as_millis() as u64)
         .ignore()
@@ -173,7 +170,7 @@ fn renew(rcon: &mut Connection, alive: &str, name: &str) -> RedisResult<()> {
 }
 
 struct Task {
-    rcon: LiveConnection,
+    rcon: Connection,
     /// This consumer's name and processing list.
     name: String,
     processing: String,
@@ -182,7 +179,7 @@ struct Task {
 }
 
 impl Task {
-    fn new(rcon: LiveConnection, name: &str) -> Task {
+    fn new(rcon: Connection, name: &str) -> Task {
         Task {
             rcon,
             name: name.to_owned(),
@@ -201,24 +198,23 @@ impl Task {
             let task = match self.blmove() {
                 Ok(Some(task)) => task,
                 Ok(None) => continue,
-                Err(e) if e.code() == Some("OOM") => match self.move_at_maxmemory(&e)? {
+                Err(f) if refused_with(&f, "OOM") => match self.move_at_maxmemory(&f)? {
                     Some(task) => task,
                     None => continue,
                 },
-                Err(e) if e.detail().is_some_and(|d| d.contains("unknown command")) => {
+                Err(f) if refused_with(&f, "ERR unknown command") => {
                     return Err(Stop::Cannot(format!(
-                        "consumer --reliable needs Redis 6.2 or newer (for BLMOVE); Redis at {} said: {e}",
-                        self.rcon.target()
+                        "consumer --reliable needs Redis 6.2 or newer (for BLMOVE); {f}"
                     )));
                 }
-                Err(e) => {
-                    self.rcon.recover_from(&e)?;
+                Err(f) => {
+                    self.rcon.wait_then_reconnect(&f)?;
                     self.recover(out)?;
                     continue;
                 }
             };
             print::task_get(out, &task)?;
-            self.done(&task)?;
+            self.lrem_until_redis_takes_it(&task)?;
         }
         Ok(())
     }
@@ -231,25 +227,27 @@ impl Task {
             return;
         }
         self.looked = Some(Instant::now());
-        let names: Vec<String> = match self.rcon.smembers(CONSUMERS) {
+        let names: Vec<String> = match self.rcon.run(|rcon| rcon.smembers(CONSUMERS)) {
             Ok(names) => names,
-            Err(e) if is_refusal(&e) => {
+            Err(f) if f.is_unreachable() => return debug!("cannot read {CONSUMERS}: {f}"),
+            Err(f) => {
                 return warn!(
-                    "cannot read {CONSUMERS} ({e}): what dead consumers held stays with them"
+                    "cannot read {CONSUMERS} ({f}): what dead consumers held stays with them"
                 );
             }
-            Err(e) => return debug!("cannot read {CONSUMERS}: {e}"),
         };
         for owner in names.iter().filter(|n| **n != self.name) {
-            let handed: RedisResult<i64> = redis::cmd("EVAL")
-                .arg(HAND_BACK_IF_DEAD)
-                .arg(4)
-                .arg(format!("{ALIVE_PREFIX}{owner}"))
-                .arg(format!("{PROCESSING_PREFIX}{owner}"))
-                .arg(PRODCONS_QUEUE)
-                .arg(CONSUMERS)
-                .arg(owner)
-                .query(&mut *self.rcon);
+            let handed: Result<i64, Failure> = self.rcon.run(|rcon| {
+                redis::cmd("EVAL")
+                    .arg(HAND_BACK_IF_DEAD)
+                    .arg(4)
+                    .arg(format!("{ALIVE_PREFIX}{owner}"))
+                    .arg(format!("{PROCESSING_PREFIX}{owner}"))
+                    .arg(PRODCONS_QUEUE)
+                    .arg(CONSUMERS)
+                    .arg(owner)
+                    .query(rcon)
+            });
             match handed {
                 Ok(handed) if handed > 0 => warn!(
                     "consumer {owner:?} has not been seen for {ALIVE_FOR:?}: handed back the \
@@ -262,26 +260,32 @@ impl Task {
     }
 
     /// `BLMOVE task:prodcons:queue task:prodcons:processing:NAME LEFT LEFT 2`
-    fn blmove(&mut self) -> RedisResult<Option<Vec<u8>>> {
-        self.rcon.blmove(
-            PRODCONS_QUEUE,
-            &self.processing,
-            Direction::Left,
-            Direction::Left,
-            WAIT.as_secs_f64(),
-        )
+    fn blmove(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        let processing = &self.processing;
+        self.rcon.run(|rcon| {
+            rcon.blmove(
+                PRODCONS_QUEUE,
+                processing,
+                Direction::Left,
+                Direction::Left,
+                WAIT.as_secs_f64(),
+            )
+        })
     }
 
     /// At `maxmemory` with `noeviction`: the same move through
     /// [`MOVE_AT_MAXMEMORY`], which cannot wait, so an empty queue is looked
     /// at again after a short pause.
-    fn move_at_maxmemory(&mut self, oom: &RedisError) -> Result<Option<Vec<u8>>, Stop> {
-        let moved: RedisResult<Option<Vec<u8>>> = redis::cmd("EVAL")
-            .arg(MOVE_AT_MAXMEMORY)
-            .arg(2)
-            .arg(PRODCONS_QUEUE)
-            .arg(&self.processing)
-            .query(&mut *self.rcon);
+    fn move_at_maxmemory(&mut self, oom: &Failure) -> Result<Option<Vec<u8>>, Stop> {
+        let processing = &self.processing;
+        let moved: Result<Option<Vec<u8>>, Failure> = self.rcon.run(|rcon| {
+            redis::cmd("EVAL")
+                .arg(MOVE_AT_MAXMEMORY)
+                .arg(2)
+                .arg(PRODCONS_QUEUE)
+                .arg(processing)
+                .query(rcon)
+        });
         match moved {
             Ok(Some(task)) => Ok(Some(task)),
             Ok(None) => {
@@ -294,7 +298,7 @@ impl Task {
                      script ({e}; needs Redis 7): raise maxmemory or choose an eviction policy",
                     self.rcon.target()
                 );
-                self.rcon.recover_from(oom)?;
+                self.rcon.wait_then_reconnect(oom)?;
                 Ok(None)
             }
         }
@@ -304,28 +308,33 @@ impl Task {
     /// processing list, oldest first.
     fn recover(&mut self, out: &mut Output) -> Result<(), Stop> {
         loop {
-            match self
-                .rcon
-                .lrange::<_, Vec<Vec<u8>>>(&self.processing, -1, -1)
-            {
+            let processing = &self.processing;
+            match self.rcon.run(|rcon| rcon.lrange::<_, Vec<Vec<u8>>>(processing, -1, -1)) {
                 Ok(oldest) => {
                     let Some(task) = oldest.into_iter().next() else {
                         return Ok(());
                     };
                     warn!("printing an element a consumer took but did not finish");
                     print::task_get(out, &task)?;
-                    self.done(&task)?;
+                    self.lrem_until_redis_takes_it(&task)?;
                 }
-                Err(e) => self.rcon.recover_from(&e)?,
+                Err(f) => self.rcon.wait_then_reconnect(&f)?,
             }
         }
     }
 
-    /// `LREM task:prodcons:processing:NAME -1 task`, retried until Redis takes it.
-    fn done(&mut self, task: &[u8]) -> Result<(), Stop> {
-        while let Err(e) = self.rcon.lrem::<_, _, ()>(&self.processing, -1, task) {
-            self.rcon.recover_from(&e)?;
+    /// `LREM task:prodcons:processing:NAME -1 task`, tried again (waiting
+    /// for Redis each time) until Redis takes it, or a stop is asked for.
+    fn lrem_until_redis_takes_it(&mut self, task: &[u8]) -> Result<(), Stop> {
+        let processing = &self.processing;
+        while let Err(f) = self.rcon.run(|rcon| rcon.lrem::<_, _, ()>(processing, -1, task)) {
+            self.rcon.wait_then_reconnect(&f)?;
         }
         Ok(())
     }
+}
+
+/// True when Redis refused the command with words that start so.
+fn refused_with(failure: &Failure, start: &str) -> bool {
+    matches!(&failure.what, What::Refused(words) if words.starts_with(start))
 }

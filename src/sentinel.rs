@@ -1,159 +1,154 @@
-//! Everything Sentinel, in one place: where the sentinels are and how the
-//! primary is found through them, which answers mean "this node is not the
-//! primary any more", and the two questions the web asks only with
-//! replicas (did a replica get this push? how many replicas are there?).
-//! The other modules call these; none talks to a sentinel itself.
+//! Finding the primary through the sentinels, as the Sentinel client spec
+//! asks: each sentinel in turn, within its share of the time, answers
+//! `SENTINEL get-master-addr-by-name`; the one that answered is asked first
+//! next time; and the sentinels' `+switch-master` event is followed, so a
+//! switch of primary reaches every program at once, not only when the old
+//! primary is demoted. (The connection then checks `ROLE` on the node.)
+//!
+//! These few lines replace the redis crate's Sentinel client, which asks
+//! `SENTINEL MASTERS` (refused to a sentinel user limited to the spec's
+//! commands), needed two patches to be bounded and to take a private CA,
+//! and has no `+switch-master` (redis-rs issue #1438).
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Once, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
 
-use redis::io::tcp::TcpSettings;
-use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
-use redis::{
-    Client, Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo,
-    RedisError, RedisResult, TlsMode,
-};
+use log::{debug, info};
 
-use crate::redis_target::show_addr;
-use crate::tls::Tls;
+use crate::connect;
+use crate::failure::{Failure, What};
+use crate::target::{Sentinels, Target, show_addr};
 
-/// Where the sentinels are, the name of the primary they watch, and how to
-/// talk to them: their own user and password (`REDIS_SENTINEL_USERNAME`,
-/// `REDIS_SENTINEL_PASSWORD`; Redis lets them differ from the nodes'), and
-/// TLS when the nodes use it.
-#[derive(Clone)]
-pub(crate) struct Sentinels {
-    addrs: Vec<(String, u16)>,
-    master: String,
-    auth: SentinelAuth,
-    tls: Option<Tls>,
-}
-
-/// The user and password the sentinels ask for, if any.
-#[derive(Clone, Default)]
-pub(crate) struct SentinelAuth {
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl Sentinels {
-    pub(crate) fn new(
-        addrs: Vec<(String, u16)>,
-        master: &str,
-        auth: SentinelAuth,
-        tls: Option<Tls>,
-    ) -> Sentinels {
-        Sentinels {
-            addrs,
-            master: master.to_owned(),
-            auth,
-            tls,
-        }
-    }
-
-    /// How to reach one sentinel: TLS as the nodes, its own password.
-    fn sentinel_info(&self, host: &str, port: u16) -> RedisResult<ConnectionInfo> {
-        let info = match &self.tls {
-            None => ConnectionAddr::Tcp(host.to_owned(), port).into_connection_info()?,
-            Some(tls) => Client::build_with_tls(
-                ConnectionAddr::TcpTls {
-                    host: host.to_owned(),
-                    port,
-                    insecure: tls.insecure,
-                    tls_params: None,
-                },
-                tls.certs.clone(),
-            )?
-            .get_connection_info()
-            .clone(),
-        };
-        let mut settings = RedisConnectionInfo::default();
-        if let Some(username) = &self.auth.username {
-            settings = settings.set_username(username);
-        }
-        if let Some(password) = &self.auth.password {
-            settings = settings.set_password(password);
-        }
-        Ok(info.set_redis_settings(settings))
-    }
-
-    /// `the primary of "mq" per the sentinels 127.0.0.1:26379,... (db 1)`.
-    pub(crate) fn shown(&self, db: i64) -> String {
-        let listed: Vec<String> = self.addrs.iter().map(|(h, p)| show_addr(h, *p)).collect();
-        format!(
-            "the primary of {:?} per the sentinels {} (db {db})",
-            self.master,
-            listed.join(",")
-        )
-    }
-
-    /// The primary's address, from the first sentinel that names one whose
-    /// `ROLE` says it is the primary (the redis crate's own Sentinel
-    /// client does both). Each sentinel, and the check, get a quarter of
-    /// `timeout` (patch 4 of the vendored redis bounds them), so a sentinel
-    /// that does not answer costs little; the node gets `settings` (db,
-    /// password) as with one Redis, and TLS when the sentinels get it.
-    pub(crate) fn find_primary(
-        &self,
-        settings: &RedisConnectionInfo,
-        timeout: Duration,
-    ) -> RedisResult<(ConnectionInfo, String)> {
-        let infos: Vec<ConnectionInfo> = self
-            .addrs
-            .iter()
-            .map(|(host, port)| self.sentinel_info(host, *port))
-            .collect::<RedisResult<_>>()?;
-        // The certificates go to the primary too (patch 5 of the vendored
-        // redis): it is checked like the sentinels, against REDIS_CA_FILE.
-        let mut sentinel = match &self.tls {
-            None => Sentinel::build(infos)?,
-            Some(tls) => Sentinel::build_with_tls(infos, tls.certs.clone())?,
-        };
-        sentinel.set_timeout(Some(timeout / 4));
-        let mut node_info = SentinelNodeConnectionInfo::default()
-            .set_redis_connection_info(settings.clone())
-            .set_tcp_settings(TcpSettings::default().set_nodelay(true));
-        if let Some(tls) = &self.tls {
-            node_info = node_info.set_tls_mode(if tls.insecure {
-                TlsMode::Insecure
-            } else {
-                TlsMode::Secure
-            });
-        }
-        let client = sentinel.master_for(&self.master, Some(&node_info))?;
-        let info = client.get_connection_info().clone();
-        let node = match info.addr() {
-            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
-                show_addr(host, *port)
+/// The primary's `host:port`, from the first sentinel (the last one that
+/// answered first) that names one by `deadline`.
+pub(crate) fn find_primary(
+    target: &Target,
+    sentinels: &Sentinels,
+    deadline: Instant,
+) -> Result<(String, u16), Failure> {
+    let count = sentinels.addrs.len();
+    let first = sentinels.first.load(Ordering::Relaxed) % count;
+    let mut last = Failure::new(What::NoPrimaryYet, &target.to_string());
+    for tried in 0..count {
+        let at = (first + tried) % count;
+        // A share of the time left, so a sentinel that does not answer
+        // leaves time for the others.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ask_by = Instant::now() + left / (count - tried) as u32;
+        match ask(target, sentinels, at, ask_by) {
+            Ok(Some(primary)) => {
+                sentinels.first.store(at, Ordering::Relaxed);
+                return Ok(primary);
             }
-            other => other.to_string(),
-        };
-        Ok((info, node))
+            Ok(None) => last = Failure::new(What::NoPrimaryYet, &target.to_string()),
+            Err(failure) => last = failure,
+        }
     }
+    Err(last)
 }
 
-/// True when Redis's answer means this node is not (or no longer) the
-/// primary: a replica, or a demoted primary (`READONLY`), a replica that
-/// lost its primary (`MASTERDOWN`), a blocked command ended by a role
-/// change (`UNBLOCKED`). With Sentinel, ask the sentinels again at once:
-/// they name a node only after `ROLE` says it is the primary, so this never
-/// loops. (`NOREPLICAS` and `LOADING` come from the primary itself: those
-/// are waited out with the backoff, like other refusals.)
-pub(crate) fn is_failover(e: &RedisError) -> bool {
-    matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "UNBLOCKED"))
+/// `SENTINEL get-master-addr-by-name MASTER` to sentinel number `at`.
+fn ask(
+    target: &Target,
+    sentinels: &Sentinels,
+    at: usize,
+    ask_by: Instant,
+) -> Result<Option<(String, u16)>, Failure> {
+    let shown = target.to_string();
+    let (host, port) = &sentinels.addrs[at];
+    let info = target
+        .sentinel_info(sentinels, host, *port)
+        .map_err(|e| Failure::from_redis(&e, &shown, false, true))?;
+    let left = connect::time_left(ask_by).map_err(|why| Failure::new(why, &shown))?;
+    let mut rcon = connect::open(info, &shown, ask_by, Some(left))?;
+    let named: Option<(String, u16)> = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(&sentinels.master)
+        .query(&mut rcon)
+        .map_err(|e| Failure::from_redis(&e, &shown, false, true))?;
+    Ok(named)
 }
 
-/// `WAIT 1 wait_ms`: how many replicas have every write made so far on
-/// `rcon`, once one has or `wait_ms` have passed. Only the connection the
-/// write went out on can ask: `WAIT` on another would confirm nothing.
-pub(crate) fn wait_for_a_replica(rcon: &mut Connection, wait_ms: u64) -> RedisResult<usize> {
-    redis::cmd("WAIT").arg(1).arg(wait_ms).query(rcon)
+/// How many times the sentinels have announced a new primary of ours
+/// since this program started; a connection made before the last one
+/// looks for the node again before its next command.
+pub(crate) fn switches() -> u64 {
+    SWITCHES.load(Ordering::SeqCst)
 }
 
-/// How many replicas the primary streams to (`ROLE`), for the page.
-pub(crate) fn replicas_of_the_primary(rcon: &mut Connection) -> RedisResult<usize> {
-    let role: Vec<redis::Value> = redis::cmd("ROLE").query(rcon)?;
-    Ok(match role.get(2) {
-        Some(redis::Value::Array(replicas)) => replicas.len(),
-        _ => 0,
-    })
+static SWITCHES: AtomicU64 = AtomicU64::new(0);
+
+/// Starts, once per program, a thread that listens to the sentinels'
+/// `+switch-master` for our primary and counts each one. It goes from
+/// sentinel to sentinel while they fail; a program that cannot subscribe
+/// (an ACL user without `+subscribe`) still finds the new primary when the
+/// old one answers `READONLY` or stops answering.
+pub(crate) fn follow_switches(target: &Target, sentinels: &Sentinels) {
+    static STARTED: Once = Once::new();
+    static TARGET: OnceLock<(Target, Sentinels)> = OnceLock::new();
+    let _ = TARGET.set((target.clone(), sentinels.clone()));
+    STARTED.call_once(|| {
+        let spawned = thread::Builder::new().name("+switch-master".into()).spawn(|| {
+            if let Some((target, sentinels)) = TARGET.get() {
+                listen(target, sentinels);
+            }
+        });
+        if let Err(e) = spawned {
+            debug!("cannot follow +switch-master: {e}");
+        }
+    });
+}
+
+/// Subscribes to `+switch-master` on one sentinel after another, for ever.
+fn listen(target: &Target, sentinels: &Sentinels) {
+    let shown = target.to_string();
+    let prefix = format!("{} ", sentinels.master);
+    for at in (0..sentinels.addrs.len()).cycle() {
+        let (host, port) = &sentinels.addrs[at];
+        let deadline = Instant::now() + connect::CONNECT_TIMEOUT;
+        let opened = target
+            .sentinel_info(sentinels, host, *port)
+            .map_err(|e| Failure::from_redis(&e, &shown, false, true))
+            .and_then(|info| connect::open(info, &shown, deadline, None));
+        let mut rcon = match opened {
+            Ok(rcon) => rcon,
+            Err(failure) => {
+                debug!("+switch-master: {failure}");
+                thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let mut ps = rcon.as_pubsub();
+        if let Err(e) = ps.subscribe("+switch-master") {
+            debug!(
+                "cannot subscribe to +switch-master at {}: {e}",
+                show_addr(host, *port)
+            );
+            drop(ps);
+            thread::sleep(Duration::from_secs(5));
+            continue;
+        }
+        let _ = ps.set_read_timeout(Some(Duration::from_secs(5)));
+        loop {
+            match ps.get_message() {
+                Ok(msg) => {
+                    let said: String = msg.get_payload().unwrap_or_default();
+                    if said.starts_with(&prefix) {
+                        info!("the sentinels switched the primary: {said}");
+                        sentinels.first.store(at, Ordering::Relaxed);
+                        SWITCHES.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                // Quiet: ask whether the sentinel is still there.
+                Err(e) if e.is_timeout() => {
+                    if ps.ping::<redis::Value>().is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
 }

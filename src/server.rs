@@ -1,7 +1,9 @@
 //! The web server's threads, and how they stop: Flask's `app.run()`.
 //!
 //! One tiny_http `Server` shared by `WORKERS` threads, each with its own
-//! connection to Redis, as in tiny_http's hello-world example. A stop
+//! connection to Redis (`Connection::bounded`: every request answered
+//! within [`ANSWER_WITHIN`] of its arrival), as in tiny_http's hello-world
+//! example. A stop
 //! request (Ctrl-C, `kill`, see `signals`) ends it without cutting a click
 //! short: every request received before the stop is answered as usual,
 //! within its 2 s; one that arrives after it gets 503 "stopping", and
@@ -15,24 +17,19 @@ use std::time::Duration;
 use log::{debug, info};
 use tiny_http::{Method, Server};
 
+use crate::connection::Connection;
 use crate::exit::Stop;
-use crate::http::{self, Reply};
-use crate::redis_target::RedisTarget;
+use crate::http::{self, ANSWER_WITHIN, Reply};
 use crate::signals;
-use crate::web_link::Link;
+use crate::target::Target;
 
 /// How often an idle worker looks at the stop flag.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 /// Serves `route` on `bind` with `workers` threads until a stop request.
-pub fn serve<R>(
-    bind: SocketAddr,
-    workers: usize,
-    target: &RedisTarget,
-    route: R,
-) -> Result<(), Stop>
+pub fn serve<R>(bind: SocketAddr, workers: usize, target: &Target, route: R) -> Result<(), Stop>
 where
-    R: Fn(&Method, &str, &mut Link) -> Reply + Sync,
+    R: Fn(&Method, &str, &mut Connection) -> Reply + Sync,
 {
     let server =
         Server::http(bind).map_err(|e| Stop::Cannot(http::cannot_listen(bind, e.as_ref())))?;
@@ -44,7 +41,7 @@ where
     target.warn_if_unchecked();
     thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| work(&server, Link::new(target.clone()), &route));
+            scope.spawn(|| work(&server, Connection::bounded(target.clone()), &route));
         }
         while signals::stop_requested_at().is_none() {
             thread::sleep(LOOK_EVERY);
@@ -52,34 +49,45 @@ where
         info!("asked to stop: answering the requests already received; new ones get 503");
     });
     // Whatever came in while the last worker finished: refused, not dropped.
-    let mut link = Link::new(target.clone());
     while let Ok(Some(request)) = server.try_recv() {
-        http::respond(request, &mut link, |_, _, _| Reply::Stopping);
+        http::respond(request, |_, _| Reply::Stopping);
     }
     Ok(())
 }
 
 /// One worker: answers requests until a stop request, then the ones that
 /// were received before it.
-fn work<R>(server: &Server, mut link: Link, route: &R)
+fn work<R>(server: &Server, mut rcon: Connection, route: &R)
 where
-    R: Fn(&Method, &str, &mut Link) -> Reply,
+    R: Fn(&Method, &str, &mut Connection) -> Reply,
 {
     let stop_at = loop {
         if let Some(at) = signals::stop_requested_at() {
             break at;
         }
         match server.recv_timeout(LOOK_EVERY) {
-            Ok(Some(request)) => http::respond(request, &mut link, route),
+            Ok(Some(request)) => answer(request, &mut rcon, route),
             Ok(None) => {}
             Err(e) => debug!("no request: {e}"),
         }
     };
     while let Ok(Some(request)) = server.try_recv() {
         if request.received_at() <= stop_at {
-            http::respond(request, &mut link, route);
+            answer(request, &mut rcon, route);
         } else {
-            http::respond(request, &mut link, |_, _, _| Reply::Stopping);
+            http::respond(request, |_, _| Reply::Stopping);
         }
+    }
+}
+
+/// One request, by its deadline; after a panic the connection is dropped,
+/// as it may be half-way through a reply.
+fn answer<R>(request: tiny_http::Request, rcon: &mut Connection, route: &R)
+where
+    R: Fn(&Method, &str, &mut Connection) -> Reply,
+{
+    rcon.answer_by(request.received_at() + ANSWER_WITHIN);
+    if !http::respond(request, |method, path| route(method, path, rcon)) {
+        rcon.reset();
     }
 }

@@ -8,6 +8,11 @@
 //! (they wait in Redis for at most a couple of seconds at a time, so they
 //! notice soon). A second one ends the process at once, as users expect of
 //! a second Ctrl-C.
+//!
+//! Why not the signal-hook or ctrlc crates: both take a signal with a
+//! handler, which interrupts whatever read a thread is in (`EINTR`); here
+//! the signals are blocked in every thread and one thread takes them with
+//! `sigwait`, so no read is ever interrupted, and none needs them.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,10 +27,10 @@ use crate::platform;
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static REQUESTED_AT: OnceLock<Instant> = OnceLock::new();
 
-/// From now on a stop request sets the flag that [`stop_requested`] reads.
-/// Call it first in `main`, before any thread starts: on Unix, threads
-/// inherit the blocked signals.
-pub fn stop_between_elements() {
+/// From now on a stop request sets the flag that [`stop_requested`] reads:
+/// on Unix a thread of its own takes the signals. Call it first in `main`,
+/// before any other thread starts: threads inherit the blocked signals.
+pub fn catch_stop_requests() {
     if !platform::catch_stop_requests(first_request) {
         warn!(
             "cannot catch stop requests ({}); they will stop this program at once",
@@ -48,9 +53,7 @@ pub fn stop_requested() -> bool {
 
 /// When the first stop request arrived, once one has.
 pub(crate) fn stop_requested_at() -> Option<Instant> {
-    REQUESTED
-        .load(Ordering::SeqCst)
-        .then(|| REQUESTED_AT.get().copied())?
+    REQUESTED.load(Ordering::SeqCst).then(|| REQUESTED_AT.get().copied())?
 }
 
 /// Waits `delay` (between two tries to reach Redis), or less when a stop

@@ -1,7 +1,7 @@
 //! One subscription of the subscriber, as an iterator over its messages
 //! (the original's `for i in self.ps.listen()`). It ends when a stop is
-//! requested or the connection is lost; then `LiveConnection::subscribe`
-//! connects and subscribes again.
+//! requested or the connection is lost, saying which; then
+//! [`Subscription::open`] connects and subscribes again.
 //!
 //! A channel can be quiet because nothing is published, or because the
 //! network lost the connection without a word: after a quiet spell a PING
@@ -9,9 +9,12 @@
 
 use std::time::{Duration, Instant};
 
-use redis::{Msg, PubSub, RedisError, RedisResult};
+use log::warn;
+use redis::{Msg, PubSub, RedisResult};
 
-use crate::live_connection::WAIT;
+use crate::connection::{Connection, WAIT};
+use crate::exit::Stop;
+use crate::failure::Failure;
 use crate::signals;
 
 /// Quiet time after which a subscription is checked with PING; no PONG
@@ -23,17 +26,22 @@ pub struct Subscription<'a> {
     ps: PubSub<'a>,
     /// When the subscription was last heard from.
     heard: Instant,
-    /// Where the error goes when the connection is lost.
-    lost: &'a mut Option<RedisError>,
+    /// How failures name Redis.
+    at: String,
 }
 
 impl<'a> Subscription<'a> {
-    pub(crate) fn new(ps: PubSub<'a>, lost: &'a mut Option<RedisError>) -> Subscription<'a> {
-        Subscription {
+    /// `ps = rcon.pubsub()` and `ps.subscribe(channel)`: waits for Redis
+    /// (connecting again after a lost connection); `None` when the
+    /// `SUBSCRIBE` failed, which is said and waited out.
+    pub fn open(rcon: &'a mut Connection, channel: &str) -> Result<Option<Self>, Stop> {
+        let at = rcon.target().to_string();
+        let subscribed = rcon.subscribe(channel)?.map(|ps| Subscription {
             ps,
             heard: Instant::now(),
-            lost,
-        }
+            at,
+        });
+        Ok(subscribed)
     }
 
     /// `ps.get_message()`, waiting at most [`WAIT`]: the next message, or
@@ -69,14 +77,17 @@ impl Iterator for Subscription<'_> {
     type Item = Msg;
 
     /// The next message; `None` once a stop is requested or the connection
-    /// is lost.
+    /// is lost (said in the log).
     fn next(&mut self) -> Option<Msg> {
         while !signals::stop_requested() {
             match self.next_message() {
                 Ok(Some(message)) => return Some(message),
                 Ok(None) => {}
                 Err(e) => {
-                    *self.lost = Some(e);
+                    warn!(
+                        "{}",
+                        Failure::from_redis(&e, &self.at, true, false).for_a_worker()
+                    );
                     return None;
                 }
             }

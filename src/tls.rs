@@ -1,17 +1,21 @@
-//! TLS to Redis (`rediss://`): the certificates the programs use, read once
-//! at start, and a failed handshake in words.
+//! TLS to Redis (`rediss://`): the certificate files, read and checked once
+//! at start, so that a bad one is one line and exit 2, not a failure at
+//! every connect.
 //!
 //! The TLS itself is redis-rs's (its rustls backend; ring does the
 //! cryptography). A server's certificate is checked against the system's
 //! roots, or only against `REDIS_CA_FILE` when that is set, and against the
-//! name the programs connect to: the host of `REDIS_URL`, or the address
-//! the sentinels name. `REDIS_CLIENT_CERT` and `REDIS_CLIENT_KEY` answer a
-//! server that asks for a client certificate (mutual TLS).
+//! name the programs connect to. `REDIS_CLIENT_CERT` and `REDIS_CLIENT_KEY`
+//! answer a server that asks for a client certificate (mutual TLS). What a
+//! failed handshake means is said in `src/failure.rs`, with every other
+//! failure.
 
-use std::io;
+use std::fs::File;
+use std::io::Read;
 
-use redis::{RedisError, TlsCertificates};
-use rustls::{AlertDescription, CertificateError};
+use redis::{ClientTlsConfig, TlsCertificates};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// How the programs speak TLS to Redis, and to the sentinels too.
 #[derive(Clone)]
@@ -21,131 +25,102 @@ pub(crate) struct Tls {
     pub insecure: bool,
 }
 
-/// Whether a client certificate (PEM, its chain) and key (PEM) can be used
-/// together, checked at start as rustls checks them at every connect: a
-/// key that is not the certificate's would otherwise fail each connect.
-pub(crate) fn check_client_pair(cert: &[u8], key: &[u8]) -> Result<(), String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_slice_iter(cert)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("REDIS_CLIENT_CERT is not a PEM certificate: {e}"))?;
-    let key = PrivateKeyDer::from_pem_slice(key)
-        .map_err(|e| format!("REDIS_CLIENT_KEY is not a PEM private key: {e}"))?;
-    rustls::ClientConfig::builder()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_client_auth_cert(chain, key)
-        .map(|_| ())
-        .map_err(|e| format!("REDIS_CLIENT_CERT and REDIS_CLIENT_KEY do not go together: {e}"))
-}
+/// Certificate bundles are kilobytes (the system's whole store is about
+/// 200 KiB); anything larger is not one.
+const LARGEST_FILE: u64 = 1024 * 1024;
 
-/// What part of TLS failed, in words for the log and the 503 page; `None`
-/// when `e` is not a TLS failure. Never the URL, never a certificate.
-pub(crate) fn failure(e: &RedisError) -> Option<String> {
-    let io = io_error(e)?;
-    if let Some(marked) = io.get_ref().and_then(|e| e.downcast_ref::<AtConnect>()) {
-        return Some(marked.words().to_owned());
-    }
-    let tls = io.get_ref()?.downcast_ref::<rustls::Error>()?;
-    use rustls::Error as E;
-    Some(match tls {
-        E::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "TLS failed: its certificate is not signed by a CA we trust (REDIS_CA_FILE, or the system's roots when that is unset)".to_owned()
+/// The three files, each `(setting, path)` when set, read and checked: a
+/// regular file of at most [`LARGEST_FILE`] bytes, holding at least one
+/// PEM certificate (`REDIS_CA_FILE`, `REDIS_CLIENT_CERT`) or one
+/// unencrypted private key (`REDIS_CLIENT_KEY`), and a key that belongs to
+/// the certificate, checked as rustls checks it at every connect.
+pub(crate) fn read_files(
+    ca: Option<(&str, String)>,
+    cert: Option<(&str, String)>,
+    key: Option<(&str, String)>,
+) -> Result<TlsCertificates, String> {
+    let root_cert = ca.map(|file| certificates(&file)).transpose()?;
+    let client_tls = match (cert, key) {
+        (Some(cert), Some(key)) => {
+            let (client_cert, chain) = certificates(&cert)?;
+            let pem = read(&key)?;
+            let private = private_key(&key, &pem)?;
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_client_auth_cert(chain, private)
+                .map_err(|e| {
+                    format!("REDIS_CLIENT_CERT and REDIS_CLIENT_KEY do not go together: {e}")
+                })?;
+            Some(ClientTlsConfig {
+                client_cert,
+                client_key: pem,
+            })
         }
-        E::InvalidCertificate(
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-        ) => "TLS failed: its certificate is not for this host name or address".to_owned(),
-        E::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
-            "TLS failed: its certificate has expired".to_owned()
+        (None, None) => None,
+        _ => {
+            return Err(
+                "REDIS_CLIENT_CERT and REDIS_CLIENT_KEY go together: set both or neither".into(),
+            );
         }
-        E::InvalidCertificate(other) => format!("TLS failed: its certificate is not valid ({other:?})"),
-        E::InvalidMessage(_) | E::PeerSentOversizedRecord => {
-            "TLS failed: the server does not speak TLS on this port (try redis://)".to_owned()
-        }
-        E::AlertReceived(
-            AlertDescription::CertificateRequired
-            | AlertDescription::BadCertificate
-            | AlertDescription::UnknownCA
-            | AlertDescription::CertificateUnknown,
-        ) => "TLS failed: the server refused our client certificate, or wants one (REDIS_CLIENT_CERT, REDIS_CLIENT_KEY)".to_owned(),
-        other => format!("TLS failed: {other}"),
+    };
+    Ok(TlsCertificates {
+        client_tls,
+        root_cert: root_cert.map(|(pem, _)| pem),
     })
 }
 
-/// The I/O error inside `e`, if it is one. (The redis crate keeps it in an
-/// `Arc`, which is what its `source()` hands out.)
-pub(crate) fn io_error(e: &RedisError) -> Option<&io::Error> {
-    type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
-    let source = std::error::Error::source(e)?;
-    match source.downcast_ref::<Shared>() {
-        Some(shared) => shared.downcast_ref::<io::Error>(),
-        None => source.downcast_ref::<io::Error>(),
+/// The file's bytes: a regular file only (not a FIFO that never ends, nor
+/// `/dev/zero`), and no larger than [`LARGEST_FILE`].
+fn read((name, path): &(&str, String)) -> Result<Vec<u8>, String> {
+    let bad = |why: String| format!("{name}={path:?} {why}");
+    let file = File::open(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let meta = file.metadata().map_err(|e| bad(format!("cannot be read: {e}")))?;
+    if !meta.is_file() {
+        return Err(bad("is not a regular file".into()));
     }
-}
-
-/// What a failed connect may mean, marked where it happens: the same
-/// errors on a kept connection mean only that it was lost.
-#[derive(Debug)]
-enum AtConnect {
-    /// Over TLS, a timeout: the handshake or the first replies never came.
-    /// A plain Redis behind `rediss://` does just that (it waits for the
-    /// end of a line that the TLS greeting never sends), as does a frozen
-    /// one, so the words name both.
-    NoAnswerOverTls,
-    /// Over TLS, closed before the handshake ended.
-    ClosedDuringHandshake,
-    /// Over plain TCP, closed as soon as it was opened: what a TLS-only
-    /// Redis does with a `redis://` client.
-    ClosedAtOnce,
-}
-
-impl AtConnect {
-    fn words(&self) -> &'static str {
-        match self {
-            AtConnect::NoAnswerOverTls => {
-                "TLS failed: no answer in time (Redis may be busy or stopped, or it does not speak TLS on this port)"
-            }
-            AtConnect::ClosedDuringHandshake => {
-                "TLS failed: the server closed the connection during the handshake (does it speak TLS on this port?)"
-            }
-            AtConnect::ClosedAtOnce => {
-                "it closed the connection at once (if it wants TLS, use rediss://)"
-            }
-        }
+    if meta.len() > LARGEST_FILE {
+        return Err(bad(format!(
+            "is {} bytes; a certificate file is a few KiB (at most {LARGEST_FILE})",
+            meta.len()
+        )));
     }
+    let mut bytes = Vec::new();
+    file.take(LARGEST_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(format!("cannot be read: {e}")))?;
+    Ok(bytes)
 }
 
-impl std::fmt::Display for AtConnect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.words())
+/// A file's bytes and the PEM certificates in it; none is a mistake.
+type Pem = (Vec<u8>, Vec<CertificateDer<'static>>);
+fn certificates(file: &(&str, String)) -> Result<Pem, String> {
+    let (name, path) = file;
+    let pem = read(file)?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{name}={path:?} is not PEM: {e}"))?;
+    if chain.is_empty() {
+        return Err(format!(
+            "{name}={path:?} holds no certificate (-----BEGIN CERTIFICATE-----)"
+        ));
     }
+    Ok((pem, chain))
 }
 
-impl std::error::Error for AtConnect {}
-
-/// A failed connect, marked with what it may mean ([`AtConnect`]); any
-/// other error is `e` as it is.
-pub(crate) fn while_connecting(e: RedisError, over_tls: bool) -> RedisError {
-    // Only a peer that closed: not a refused connect, nor a name that did
-    // not resolve (the redis crate counts both as "dropped").
-    let closed = io_error(&e).is_some_and(|io| {
-        matches!(
-            io.kind(),
-            io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::BrokenPipe
-        )
-    });
-    let marked = match (over_tls, e.is_timeout(), closed) {
-        (true, true, _) => AtConnect::NoAnswerOverTls,
-        (true, _, true) => AtConnect::ClosedDuringHandshake,
-        (false, _, true) => AtConnect::ClosedAtOnce,
-        _ => return e,
-    };
-    let kind = if e.is_timeout() {
-        io::ErrorKind::TimedOut
-    } else {
-        io::ErrorKind::ConnectionReset
-    };
-    RedisError::from(io::Error::new(kind, marked))
+/// The one private key in `pem`; an encrypted one is said as such (rustls
+/// cannot use it, and its own words would be "no items found").
+fn private_key(
+    (name, path): &(&str, String),
+    pem: &[u8],
+) -> Result<PrivateKeyDer<'static>, String> {
+    // `BEGIN ENCRYPTED PRIVATE KEY` (PKCS#8), or `Proc-Type: 4,ENCRYPTED`
+    // (the older OpenSSL form).
+    let encrypted = pem.windows(9).any(|w| w == b"ENCRYPTED");
+    if encrypted {
+        return Err(format!(
+            "{name}={path:?} is encrypted; give an unencrypted key (openssl pkey -in KEY -out PLAIN)"
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(pem)
+        .map_err(|_| format!("{name}={path:?} holds no private key (-----BEGIN PRIVATE KEY-----)"))
 }

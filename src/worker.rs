@@ -4,22 +4,24 @@
 
 use crate::exit::Stop;
 use crate::print::{self, Output};
-use crate::redis_target::RedisTarget;
+use crate::target::Target;
 use crate::{config, logging, signals};
 
 /// What a worker needs before its loop.
 pub struct Start {
-    pub target: RedisTarget,
+    pub target: Target,
     pub out: Output,
 }
 
-/// Everything a worker does before its loop; a setting that cannot be
-/// used, or a closed stdout, is [`Stop::Setting`] (exit status 2).
+/// Everything a worker does before its loop: reads the settings (and the
+/// TLS files), starts logging, starts the thread that takes the stop
+/// requests, and opens stdout. A setting that cannot be used, or a closed
+/// stdout, is [`Stop::Setting`] (exit status 2).
 pub fn start() -> Result<Start, Stop> {
     let target = config::redis_from_env()?;
     logging::init(config::log_level_from_env()?);
     target.warn_if_unchecked();
-    signals::stop_between_elements();
-    let out = print::open_stdout().map_err(|e| Stop::Setting(config::unusable_stdout(e)))?;
+    signals::catch_stop_requests();
+    let out = print::open_stdout().map_err(config::unusable_stdout)?;
     Ok(Start { target, out })
 }

@@ -52,9 +52,7 @@ pub fn catch_stop_requests(first: fn() -> bool) -> bool {
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     let blocked = unsafe {
         libc::sigemptyset(&mut set) == 0
-            && STOPPING
-                .iter()
-                .all(|&signum| libc::sigaddset(&mut set, signum) == 0)
+            && STOPPING.iter().all(|&signum| libc::sigaddset(&mut set, signum) == 0)
             && libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0
     };
     if !blocked {
@@ -66,21 +64,19 @@ pub fn catch_stop_requests(first: fn() -> bool) -> bool {
             take_back(signum);
         }
     }
-    let waiter = thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            loop {
-                let mut signum: c_int = 0;
-                // SAFETY: `set` was initialised above; `signum` is a valid out-pointer.
-                if unsafe { libc::sigwait(&set, &mut signum) } != 0 {
-                    continue;
-                }
-                let first = FIRST_REQUEST.get().is_some_and(|first| first());
-                if !first {
-                    act_as_default(signum);
-                }
+    let waiter = thread::Builder::new().name("signals".into()).spawn(move || {
+        loop {
+            let mut signum: c_int = 0;
+            // SAFETY: `set` was initialised above; `signum` is a valid out-pointer.
+            if unsafe { libc::sigwait(&set, &mut signum) } != 0 {
+                continue;
             }
-        });
+            let first = FIRST_REQUEST.get().is_some_and(|first| first());
+            if !first {
+                act_as_default(signum);
+            }
+        }
+    });
     if waiter.is_err() {
         // SAFETY: as above; nobody would take the signals, so let them act.
         unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };

@@ -81,7 +81,5 @@ pub fn open_stdout() -> io::Result<Stdout> {
 
 /// The host's name, as Windows sets it for every process.
 pub fn hostname() -> Option<String> {
-    std::env::var("COMPUTERNAME")
-        .ok()
-        .filter(|name| !name.trim().is_empty())
+    std::env::var("COMPUTERNAME").ok().filter(|name| !name.trim().is_empty())
 }

@@ -191,15 +191,13 @@ impl ChromeDriver {
     /// One WebDriver command; returns the JSON reply.
     fn call(&self, method: &str, path: &str, body: &str) -> String {
         let mut s = TcpStream::connect(self.addr).expect("connect to chromedriver");
-        s.set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
-        s.write_all(request.as_bytes())
-            .expect("send to chromedriver");
+        s.write_all(request.as_bytes()).expect("send to chromedriver");
         let bytes = read_response(&mut s);
         let answer = parse_response(&bytes).expect("chromedriver answered HTTP");
         let text = answer.text();
@@ -215,8 +213,7 @@ struct Session<'a> {
 
 impl Session<'_> {
     fn call(&self, method: &str, path: &str, body: &str) -> String {
-        self.driver
-            .call(method, &format!("/session/{}{path}", self.id), body)
+        self.driver.call(method, &format!("/session/{}{path}", self.id), body)
     }
 
     fn go(&self, url: &str) {
@@ -255,8 +252,7 @@ impl Session<'_> {
     }
 
     fn close(self) {
-        self.driver
-            .call("DELETE", &format!("/session/{}", self.id), "");
+        self.driver.call("DELETE", &format!("/session/{}", self.id), "");
     }
 }
 

@@ -48,10 +48,7 @@ fn connection_kills_under_load_never_double_or_hide_a_push() {
             thread::sleep(Duration::from_millis(5));
         }
         done.store(true, Ordering::SeqCst);
-        clients
-            .into_iter()
-            .flat_map(|c| c.join().expect("client"))
-            .collect()
+        clients.into_iter().flat_map(|c| c.join().expect("client")).collect()
     });
     let counts = count_each(&statuses);
     let pushed: usize = redis.conn().llen(QUEUE).expect("llen");
@@ -94,10 +91,7 @@ fn clicks_during_a_stall(redis: &RedisServer, stall: impl FnOnce() + Send, click
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("click"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("click")).collect()
     });
     let slowest = answers.iter().map(|a| a.1).max().unwrap_or_default();
     let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
@@ -129,10 +123,8 @@ fn clicks_during_a_stall(redis: &RedisServer, stall: impl FnOnce() + Send, click
 fn debug_sleep_gets_honest_answers_within_about_2_s() {
     let redis = RedisServer::with_args(&["--save", "", "--enable-debug-command", "yes"]);
     let sleeper = || {
-        let _: redis::RedisResult<()> = redis::cmd("DEBUG")
-            .arg("SLEEP")
-            .arg(3)
-            .query(&mut redis.conn());
+        let _: redis::RedisResult<()> =
+            redis::cmd("DEBUG").arg("SLEEP").arg(3).query(&mut redis.conn());
     };
     clicks_during_a_stall(&redis, sleeper, 6);
 }
@@ -180,10 +172,7 @@ pub fn stop_while_draining_command(command: Command, args: &[&str], sig: &str) {
         consumer.stderr_lines()
     );
     assert!(
-        consumer
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("stopped, as asked")),
+        consumer.stderr_lines().iter().any(|l| l.contains("stopped, as asked")),
         "one log line"
     );
     let printed = tasks(&consumer.stdout_lines());
@@ -194,10 +183,7 @@ pub fn stop_while_draining_command(command: Command, args: &[&str], sig: &str) {
     for name in printed.iter().chain(&queued).chain(&processing) {
         *seen.entry(name.as_str()).or_insert(0) += 1;
     }
-    let lost: Vec<&String> = names
-        .iter()
-        .filter(|n| !seen.contains_key(n.as_str()))
-        .collect();
+    let lost: Vec<&String> = names.iter().filter(|n| !seen.contains_key(n.as_str())).collect();
     assert!(
         lost.is_empty(),
         "{args:?} {sig}: lost {lost:?}; printed {}, last {:?}; stderr {:?}",
@@ -246,12 +232,7 @@ fn the_subscriber_stops_at_once_on_ctrl_c() {
             "{:?}",
             asked.elapsed()
         );
-        assert!(
-            subscriber
-                .stderr_lines()
-                .iter()
-                .any(|l| l.contains("stopped, as asked"))
-        );
+        assert!(subscriber.stderr_lines().iter().any(|l| l.contains("stopped, as asked")));
     }
 }
 
@@ -435,10 +416,7 @@ fn errors_are_named_as_redis_named_them() {
 #[test]
 fn an_ipv6_address_is_shown_in_brackets() {
     let web = Web::start("redis://[::1]:6390/1");
-    let line = web
-        .program
-        .wait_stderr("serving", Duration::from_secs(5))
-        .expect("start line");
+    let line = web.program.wait_stderr("serving", Duration::from_secs(5)).expect("start line");
     assert!(line.contains("Redis at [::1]:6390 (db 1)"), "{line}");
 }
 
@@ -465,11 +443,6 @@ fn ctrl_c_stops_the_workers_while_they_wait_for_redis() {
             Some(0),
             "{exe} {args:?}"
         );
-        assert!(
-            program
-                .stderr_lines()
-                .iter()
-                .any(|l| l.contains("stopped, as asked"))
-        );
+        assert!(program.stderr_lines().iter().any(|l| l.contains("stopped, as asked")));
     }
 }

@@ -93,9 +93,7 @@ fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
     let dir = demo_dir("runs");
     let mut demo = demo(&redis_url, &bind, &dir);
     let opened = eventually(Duration::from_secs(30), || {
-        demo.stdout_lines()
-            .iter()
-            .any(|l| l.contains("demo: open http"))
+        demo.stdout_lines().iter().any(|l| l.contains("demo: open http"))
     });
     assert!(
         opened,
@@ -163,8 +161,7 @@ fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
     let out = demo.stdout_lines();
     for program in ["[web]", "[consumer]", "[subscriber]"] {
         assert!(
-            out.iter()
-                .any(|l| l.starts_with(program) && l.contains("stopped, as asked")),
+            out.iter().any(|l| l.starts_with(program) && l.contains("stopped, as asked")),
             "{program}'s last line: {out:?}"
         );
     }
@@ -215,9 +212,8 @@ fn the_demo_uses_nothing_that_macos_lacks() {
             if line.trim_start().starts_with('#') {
                 continue;
             }
-            let words: Vec<&str> = line
-                .split(|c: char| c.is_whitespace() || ";|&()$`\"'".contains(c))
-                .collect();
+            let words: Vec<&str> =
+                line.split(|c: char| c.is_whitespace() || ";|&()$`\"'".contains(c)).collect();
             for (construct, why) in snippets {
                 assert!(
                     !line.contains(construct),

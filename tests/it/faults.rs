@@ -33,9 +33,7 @@ fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
     }
     // Crash Redis part-way: the rest of the first thousand is refused.
     redis.kill();
-    let refused = (500..1000)
-        .filter(|n| !push(&mut conn, &format!("a{n}")))
-        .count();
+    let refused = (500..1000).filter(|n| !push(&mut conn, &format!("a{n}"))).count();
     assert_eq!(refused, 500, "no push is acknowledged while Redis is down");
     thread::sleep(Duration::from_secs(3)); // an outage the consumer must wait out
     redis.restart();
@@ -62,18 +60,13 @@ fn consumer_survives_a_redis_crash_and_prints_what_redis_kept() {
     assert!(missing.iter().all(|m| m.starts_with('a')), "{missing:?}");
 
     let err = consumer.stderr_lines();
-    let lost = err
-        .iter()
-        .position(|l| l.contains("lost the connection to Redis"));
+    let lost = err.iter().position(|l| l.contains("lost the connection to Redis"));
     let back = err
         .iter()
         .rposition(|l| l.contains("connected to Redis at") && l.contains("failed tries"));
     assert!(lost.is_some(), "says it lost Redis: {err:?}");
     assert!(lost < back, "then that it is back: {err:?}");
-    let tries = err
-        .iter()
-        .filter(|l| l.contains("cannot reach Redis"))
-        .count();
+    let tries = err.iter().filter(|l| l.contains("cannot reach Redis")).count();
     eprintln!("consumer retries during a ~3 s outage: {tries}");
     assert!(
         (1..=12).contains(&tries),
@@ -99,12 +92,10 @@ fn consumer_keeps_every_element_redis_held_at_the_restart() {
     signal(consumer.pid(), "-CONT");
     assert!(wait_empty(&redis, &[QUEUE]), "drained");
     let printed = consumer.stop_and_collect();
-    let counts = printed
-        .iter()
-        .fold(std::collections::HashMap::new(), |mut m, p| {
-            *m.entry(p.clone()).or_insert(0) += 1;
-            m
-        });
+    let counts = printed.iter().fold(std::collections::HashMap::new(), |mut m, p| {
+        *m.entry(p.clone()).or_insert(0) += 1;
+        m
+    });
     for h in &held {
         assert_eq!(
             counts.get(h),
@@ -150,10 +141,7 @@ fn concurrent_gets(web: &Web, path: &str, clients: usize, each: usize) -> Vec<u1
         let handles: Vec<_> = (0..clients)
             .map(|_| s.spawn(|| (0..each).map(|_| web.get(path).status).collect::<Vec<_>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("client thread"))
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().expect("client thread")).collect()
     })
 }
 
@@ -164,11 +152,7 @@ fn web_answers_503_in_an_outage_and_302_after_on_every_worker() {
     let mut redis = RedisServer::start();
     let web = Web::start_env(&[("REDIS_URL", &redis.url(1)), ("WORKERS", "2")]);
     // Every worker opens its connection.
-    assert!(
-        concurrent_gets(&web, "/prodcons", 8, 4)
-            .iter()
-            .all(|&s| s == 302)
-    );
+    assert!(concurrent_gets(&web, "/prodcons", 8, 4).iter().all(|&s| s == 302));
 
     // A restart between clicks: each worker's kept connection is stale, and
     // is found so (by a PING) before the click's LPUSH is sent on it.
@@ -301,8 +285,7 @@ fn idle_and_half_sent_connections_are_closed_after_10_s() {
     // The server closed them: each reads end-of-file (or a 408) now.
     let mut closed = 0;
     for s in idle.iter_mut().step_by(100) {
-        s.set_read_timeout(Some(Duration::from_secs(1)))
-            .expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
         if closed_by_peer(s) {
             closed += 1;
         }
@@ -448,16 +431,13 @@ fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
                GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n\
                GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     let mut s = TcpStream::connect(web.addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     s.write_all(raw.as_bytes()).expect("send");
     let mut bytes = Vec::new();
     let _ = s.read_to_end(&mut bytes);
     let text = String::from_utf8_lossy(&bytes);
-    let statuses: Vec<&str> = text
-        .match_indices("HTTP/1.1 ")
-        .map(|(i, _)| &text[i + 9..i + 12])
-        .collect();
+    let statuses: Vec<&str> =
+        text.match_indices("HTTP/1.1 ").map(|(i, _)| &text[i + 9..i + 12]).collect();
     assert_eq!(statuses, ["200", "302", "404"], "{text}");
     let len: usize = redis.conn().llen(QUEUE).expect("llen");
     assert_eq!(len, 1, "only the pipelined /prodcons pushed");
@@ -465,10 +445,8 @@ fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
     // Bytes that are not ASCII in the request line: tiny_http closes the
     // connection without an answer (it cannot tell where the request ends).
     let mut s = TcpStream::connect(web.addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(b"GET /\xff HTTP/1.1\r\nHost: t\r\n\r\n")
-        .expect("send");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(b"GET /\xff HTTP/1.1\r\nHost: t\r\n\r\n").expect("send");
     let mut bytes = Vec::new();
     let _ = s.read_to_end(&mut bytes);
     assert!(bytes.is_empty(), "{bytes:?}");
@@ -508,10 +486,7 @@ fn the_password_never_shows() {
     }
     let leaks: Vec<&String> = seen.iter().filter(|l| l.contains("secret")).collect();
     assert!(leaks.is_empty(), "password in {leaks:?}");
-    assert!(
-        seen.iter()
-            .any(|l| l.contains(&format!("127.0.0.1:{}", redis.port)))
-    );
+    assert!(seen.iter().any(|l| l.contains(&format!("127.0.0.1:{}", redis.port))));
 }
 
 /// Without BIND the web server listens on 127.0.0.1:5000, as Flask does.

@@ -110,10 +110,7 @@ fn a_web_server_stopped_and_continued_answers_every_click() {
             let handles: Vec<_> = (0..3).map(|_| s.spawn(|| web.get("/prodcons"))).collect();
             thread::sleep(Duration::from_millis(300));
             signal(web.program.pid(), "-CONT");
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("click").status)
-                .collect()
+            handles.into_iter().map(|h| h.join().expect("click").status).collect()
         });
         clicks += 3;
         assert_eq!(answers, [302, 302, 302], "round {round}");
@@ -186,9 +183,7 @@ fn a_broken_stderr_never_panics() {
         .spawn()
         .expect("start consumer");
     let mut first = String::new();
-    BufReader::new(reader)
-        .read_line(&mut first)
-        .expect("start line");
+    BufReader::new(reader).read_line(&mut first).expect("start line");
     assert_eq!(first.trim(), "监听任务队列");
     // The reader is gone now.
     let _: () = redis.conn().rpush(QUEUE, &["x", "y"]).expect("rpush");
@@ -257,11 +252,7 @@ fn a_refused_subscribe_is_said_and_retried() {
     let receivers: usize = admin.publish(CHANNEL, "now").expect("publish");
     assert_eq!(receivers, 1);
     assert_eq!(wait_tasks(&subscriber, 1), ["now"]);
-    assert!(
-        subscriber
-            .wait_stderr("subscribed to", Duration::from_secs(1))
-            .is_some()
-    );
+    assert!(subscriber.wait_stderr("subscribed to", Duration::from_secs(1)).is_some());
 }
 
 /// A reliable consumer whose stdout blocks for longer than its sign of
@@ -301,10 +292,7 @@ fn a_slow_reliable_consumer_keeps_its_element() {
         "the other consumer printed {} lines",
         printed.len()
     );
-    let still: usize = redis
-        .conn()
-        .llen("task:prodcons:processing:slow")
-        .expect("llen");
+    let still: usize = redis.conn().llen("task:prodcons:processing:slow").expect("llen");
     assert_eq!(still, 1, "still held by the slow consumer");
     // The reader comes back: the slow consumer prints it and lets it go.
     let mut reader = BufReader::new(reader);
@@ -332,23 +320,15 @@ fn a_busy_db_costs_the_reliable_consumer_nothing() {
         .query(&mut conn)
         .expect("populate");
     // What a consumer "dead" left behind: its list, its registered name, no sign of life.
-    let _: () = conn
-        .rpush("task:prodcons:processing:dead", "left")
-        .expect("rpush");
+    let _: () = conn.rpush("task:prodcons:processing:dead", "left").expect("rpush");
     let _: () = conn.sadd("task:prodcons:consumers", "dead").expect("sadd");
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["RESETSTAT"])
-        .query(&mut conn)
-        .expect("resetstat");
+    let _: () = redis::cmd("CONFIG").arg(&["RESETSTAT"]).query(&mut conn).expect("resetstat");
     let consumer = start_consumer_with(&redis, &["--reliable"], &[("CONSUMER_NAME", "test")]);
     let _: () = conn.lpush(QUEUE, "fresh").expect("lpush");
     let mut printed = wait_tasks(&consumer, 2);
     printed.sort();
     assert_eq!(printed, ["fresh", "left"], "{:?}", consumer.stderr_lines());
-    let stats: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut conn)
-        .expect("info");
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut conn).expect("info");
     assert!(!stats.contains("cmdstat_scan:"), "{stats}");
     assert!(!stats.contains("cmdstat_keys:"), "{stats}");
 }
@@ -378,10 +358,7 @@ fn a_cold_connection_to_a_frozen_redis_fits_the_bound() {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("click"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("click")).collect()
     });
     // The words: not "not reachable ... (os error 11)", which sent a
     // learner to start a Redis that was running.
@@ -395,8 +372,7 @@ fn a_cold_connection_to_a_frozen_redis_fits_the_bound() {
         "{page}"
     );
     assert!(
-        said.as_deref()
-            .is_some_and(|l| l.contains("did not answer in time")),
+        said.as_deref().is_some_and(|l| l.contains("did not answer in time")),
         "{said:?}"
     );
     eprintln!("cold answers with Redis frozen: {answers:?}");

@@ -39,10 +39,7 @@ fn burst(addr: SocketAddr, n: usize) -> Option<Duration> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().ok().flatten())
-            .collect()
+        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
     });
     answers
         .into_iter()
@@ -87,8 +84,7 @@ fn tricklers_are_closed_at_the_deadline_and_do_not_block_others() {
         .map(|_| {
             thread::spawn(move || {
                 let mut c = TcpStream::connect(addr).expect("connect");
-                c.set_read_timeout(Some(Duration::from_millis(100)))
-                    .expect("timeout");
+                c.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
                 let line = b"GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n";
                 for byte in line.iter().cycle().take(30) {
                     if c.write_all(&[*byte]).is_err() {
@@ -115,10 +111,8 @@ fn tricklers_are_closed_at_the_deadline_and_do_not_block_others() {
         took < STALL,
         "a new client waited {took:?} behind 200 tricklers"
     );
-    let closed_after: Vec<Duration> = tricklers
-        .into_iter()
-        .map(|t| t.join().expect("trickler"))
-        .collect();
+    let closed_after: Vec<Duration> =
+        tricklers.into_iter().map(|t| t.join().expect("trickler")).collect();
     let latest = closed_after.iter().max().copied().unwrap_or_default();
     eprintln!(
         "200 tricklers: threads {threads_before} -> {threads_during}; a new client took \
@@ -140,10 +134,8 @@ fn tricklers_are_closed_at_the_deadline_and_do_not_block_others() {
 /// closed without one.
 fn status_of(addr: SocketAddr, raw: &[u8]) -> Option<u16> {
     let mut c = TcpStream::connect(addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(15)))
-        .expect("timeout");
-    c.set_write_timeout(Some(Duration::from_secs(15)))
-        .expect("timeout");
+    c.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    c.set_write_timeout(Some(Duration::from_secs(15))).expect("timeout");
     for piece in raw.chunks(64 * 1024) {
         if c.write_all(piece).is_err() {
             break; // refused and closed: the answer may be waiting
@@ -260,8 +252,7 @@ fn slow_bodies_do_not_hold_the_workers() {
     }
     // Each slow one is answered 408 (its body never came in full) or closed.
     for mut c in slow {
-        c.set_read_timeout(Some(Duration::from_secs(15)))
-            .expect("timeout");
+        c.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
         let mut bytes = Vec::new();
         let _ = c.read_to_end(&mut bytes);
         let text = String::from_utf8_lossy(&bytes);
@@ -278,10 +269,7 @@ fn idle_workers_keep_their_redis_connections() {
     let redis = RedisServer::start();
     let web = Web::start_env(&[("REDIS_URL", &redis.url(1)), ("WORKERS", "2")]);
     let connections = || -> usize {
-        let info: String = redis::cmd("INFO")
-            .arg("stats")
-            .query(&mut redis.conn())
-            .expect("info");
+        let info: String = redis::cmd("INFO").arg("stats").query(&mut redis.conn()).expect("info");
         info.lines()
             .find_map(|l| l.strip_prefix("total_connections_received:"))
             .and_then(|n| n.trim().parse().ok())
@@ -321,8 +309,7 @@ fn a_pipelining_client_cannot_fill_the_servers_memory() {
     let web = Web::start_env(&[("REDIS_URL", &redis.url(1)), ("WORKERS", "2")]);
     let rss_before = web.rss_kib();
     let mut c = TcpStream::connect(web.addr).expect("connect");
-    c.set_write_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
+    c.set_write_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let pipelined = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1_000_000);
     // The server stops reading once it is a few answers ahead of a client
     // that reads none: the write fills the socket buffers, then times out.
@@ -354,10 +341,8 @@ fn statuses_of(stream: &mut TcpStream, n: usize) -> Vec<u16> {
         if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n")
             && let Some(response) = parse_response(&bytes)
         {
-            let length: usize = response
-                .header("Content-Length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let length: usize =
+                response.header("Content-Length").and_then(|v| v.parse().ok()).unwrap_or(0);
             if bytes.len() >= end + 4 + length {
                 statuses.push(response.status);
                 bytes.drain(..end + 4 + length);
@@ -382,8 +367,7 @@ fn a_chunked_body_is_read_as_a_body() {
     let redis = RedisServer::start();
     let web = Web::start(&redis.url(1));
     let mut c = TcpStream::connect(web.addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
+    c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let hidden = "GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n";
     let request = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{hidden}\r\n0\r\n\r\n\
@@ -405,14 +389,12 @@ fn the_deadline_starts_again_for_each_request_on_a_kept_connection() {
     let redis = RedisServer::start();
     let web = Web::start(&redis.url(1));
     let mut c = TcpStream::connect(web.addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(15)))
-        .expect("timeout");
+    c.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
     for round in 0..3 {
         if round > 0 {
             thread::sleep(Duration::from_secs(6));
         }
-        c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            .expect("send");
+        c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").expect("send");
         assert_eq!(statuses_of(&mut c, 1), [200], "request {round}");
     }
     let silent = Instant::now();

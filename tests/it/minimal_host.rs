@@ -63,9 +63,7 @@ impl Drop for EmptyRoot {
 /// `/prodcons` reaches the consumer and one on `/pubsub` the subscriber.
 fn serve_from_empty_roots(target: &str, emulator: Option<&str>) {
     assert!(is_root(), "chroot needs root: run this test as root");
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("dist")
-        .join(target);
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist").join(target);
     assert!(
         BINS.iter().all(|b| dist.join(b).is_file()),
         "no static binaries in {}: run scripts/release (scripts/test does)",
@@ -80,10 +78,8 @@ fn serve_from_empty_roots(target: &str, emulator: Option<&str>) {
         path
     });
     let emulator = emulator.as_deref();
-    let roots: Vec<EmptyRoot> = BINS
-        .iter()
-        .map(|b| EmptyRoot::with(&dist.join(b), emulator))
-        .collect();
+    let roots: Vec<EmptyRoot> =
+        BINS.iter().map(|b| EmptyRoot::with(&dist.join(b), emulator)).collect();
     for root in &roots {
         assert!(root.listing().len() <= 2, "{:?}", root.listing());
     }

@@ -113,9 +113,7 @@ impl Rig {
 impl Drop for Rig {
     fn drop(&mut self) {
         for host in self.hosts.iter().copied().chain(["sw"]) {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &self.ns(host)])
-                .status();
+            let _ = Command::new("ip").args(["netns", "del", &self.ns(host)]).status();
         }
     }
 }
@@ -260,11 +258,7 @@ fn start_driver(rig: &Rig, count: usize) -> Program {
 
 /// The wall-clock second of a log line (`HH:MM:SS [LEVEL] ...`, UTC).
 fn logged_at(line: &str) -> Option<u64> {
-    let hms: Vec<u64> = line
-        .get(..8)?
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
+    let hms: Vec<u64> = line.get(..8)?.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     Some(hms[0] * 3600 + hms[1] * 60 + hms[2])
 }
 
@@ -313,12 +307,7 @@ fn cpu_seconds(pid: u32) -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -442,10 +431,7 @@ fn a_consumer_and_the_subscriber_cut_off_for_30_s() {
     let received = tasks(&programs.sub.stdout_lines());
     let last = received.last().cloned().unwrap_or_default();
     assert!(
-        driver
-            .stdout_lines()
-            .last()
-            .is_some_and(|e| e[1..] == last[1..]),
+        driver.stdout_lines().last().is_some_and(|e| e[1..] == last[1..]),
         "the subscriber receives again after the cut: last {last}"
     );
 }
@@ -522,20 +508,13 @@ fn the_redis_host_cut_off_for_30_s() {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut parts = text.split_whitespace();
         let status = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let took = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(f64::MAX);
+        let took = parts.next().and_then(|s| s.parse().ok()).unwrap_or(f64::MAX);
         (status, took)
     };
     assert_eq!(click().0, 302);
 
     let cut = second_of_day();
-    let cpu_before: Vec<f64> = programs
-        .all()
-        .iter()
-        .map(|p| cpu_seconds(p.pid()))
-        .collect();
+    let cpu_before: Vec<f64> = programs.all().iter().map(|p| cpu_seconds(p.pid())).collect();
     rig.link("redis", false);
     thread::sleep(Duration::from_secs(3));
     let during: Vec<(u16, f64)> = (0..5).map(|_| click()).collect();
@@ -652,12 +631,7 @@ fn redis_and_sentinel(rig: &Rig, host: &str, addr: &str, primary: &str) -> Vec<C
     sentinel.arg(&conf).arg("--sentinel");
     [redis, sentinel]
         .into_iter()
-        .map(|mut c| {
-            c.stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server")
-        })
+        .map(|mut c| c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("redis-server"))
         .collect()
 }
 
@@ -734,11 +708,7 @@ fn the_primary_host_cut_off_loses_no_302() {
         let mut all = env.to_vec();
         all.push(("BIND", bind));
         let program = Program::start_with(rig.on(host, env!("CARGO_BIN_EXE_web")), &all);
-        assert!(
-            program
-                .wait_stderr("serving", Duration::from_secs(20))
-                .is_some()
-        );
+        assert!(program.wait_stderr("serving", Duration::from_secs(20)).is_some());
         program
     };
     let web_beside = web("r1", "192.0.2.11:5000");
@@ -754,10 +724,7 @@ fn the_primary_host_cut_off_loses_no_302() {
         ),
     ];
     for w in &workers {
-        assert!(
-            w.wait_stderr("connected to Redis", Duration::from_secs(20))
-                .is_some()
-        );
+        assert!(w.wait_stderr("connected to Redis", Duration::from_secs(20)).is_some());
     }
     let stop = std::env::temp_dir().join(format!("{}-stop", rig.prefix));
     let _ = std::fs::remove_file(&stop);
@@ -805,11 +772,7 @@ fn the_primary_host_cut_off_loses_no_302() {
         .filter(|(t, _)| *t > cut + 0.5 && *t < restored)
         .map(|(_, s)| *s)
         .collect();
-    let all: Vec<u16> = beside_answers
-        .iter()
-        .chain(&away_answers)
-        .map(|(_, s)| *s)
-        .collect();
+    let all: Vec<u16> = beside_answers.iter().chain(&away_answers).map(|(_, s)| *s).collect();
     let ok = all.iter().filter(|&&s| s == 302).count();
 
     let new_primary = SENTINEL_HOSTS[1..3]

@@ -68,10 +68,7 @@ fn plain_consumer_has_no_processing_list() {
     preload(&redis, 100);
     let consumer = start_consumer(&redis, &[]);
     consumer.wait_stdout(101, Duration::from_secs(10));
-    let lists: Vec<String> = redis
-        .conn()
-        .keys("task:prodcons:processing*")
-        .expect("keys");
+    let lists: Vec<String> = redis.conn().keys("task:prodcons:processing*").expect("keys");
     assert!(
         lists.is_empty(),
         "the default mirrors the original: BLPOP only"
@@ -89,10 +86,8 @@ fn four_competing_consumers_share_the_work_exactly_once() {
         wait_empty(&redis, &[QUEUE, PROCESSING]),
         "the queue is drained"
     );
-    let per_consumer: Vec<Vec<String>> = consumers
-        .iter_mut()
-        .map(Program::stop_and_collect)
-        .collect();
+    let per_consumer: Vec<Vec<String>> =
+        consumers.iter_mut().map(Program::stop_and_collect).collect();
     let all: Vec<String> = per_consumer.concat();
     assert_eq!(all.len(), 20_000, "none missing, none twice");
     let counts = count_each(&all);
@@ -128,23 +123,14 @@ fn two_reliable_consumers_never_reprint_each_others_work() {
     };
     let mut consumers = [start(), start()];
     let names = preload(&redis, 10_000);
-    let lists = || -> Vec<String> {
-        redis
-            .conn()
-            .keys("task:prodcons:processing:*")
-            .expect("keys")
-    };
+    let lists =
+        || -> Vec<String> { redis.conn().keys("task:prodcons:processing:*").expect("keys") };
     assert!(wait_empty(&redis, &[QUEUE]), "drained");
     let all_empty = eventually(Duration::from_secs(10), || {
-        lists()
-            .iter()
-            .all(|l| redis.conn().llen::<_, usize>(l).is_ok_and(|n| n == 0))
+        lists().iter().all(|l| redis.conn().llen::<_, usize>(l).is_ok_and(|n| n == 0))
     });
     assert!(all_empty, "{:?}", lists());
-    let all: Vec<String> = consumers
-        .iter_mut()
-        .flat_map(Program::stop_and_collect)
-        .collect();
+    let all: Vec<String> = consumers.iter_mut().flat_map(Program::stop_and_collect).collect();
     let counts = count_each(&all);
     assert_eq!(all.len(), 10_000, "none twice");
     assert!(names.iter().all(|n| counts.get(n.as_str()) == Some(&1)));
@@ -158,20 +144,12 @@ fn what_a_dead_reliable_consumer_held_is_handed_back() {
     let redis = RedisServer::start();
     let mut conn = redis.conn();
     // Dead long ago: no sign of life at all.
-    let _: () = conn
-        .rpush("task:prodcons:processing:gone", &["g1", "g2", "g3"])
-        .expect("rpush");
+    let _: () = conn.rpush("task:prodcons:processing:gone", &["g1", "g2", "g3"]).expect("rpush");
     // Dead just now: its sign of life still runs for 3 s.
-    let _: () = conn
-        .rpush("task:prodcons:processing:recent", &["r1"])
-        .expect("rpush");
-    let _: () = conn
-        .pset_ex("task:prodcons:consumer:recent", 1, 3000)
-        .expect("pset_ex");
+    let _: () = conn.rpush("task:prodcons:processing:recent", &["r1"]).expect("rpush");
+    let _: () = conn.pset_ex("task:prodcons:consumer:recent", 1, 3000).expect("pset_ex");
     // Both had registered their names, as every reliable consumer does.
-    let _: () = conn
-        .sadd("task:prodcons:consumers", &["gone", "recent"])
-        .expect("sadd");
+    let _: () = conn.sadd("task:prodcons:consumers", &["gone", "recent"]).expect("sadd");
 
     let consumer = reliable_consumer(&redis);
     let lines = consumer.wait_stdout(4, Duration::from_secs(10));

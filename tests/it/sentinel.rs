@@ -126,10 +126,7 @@ impl Rig {
 
     /// The plain port of the node the sentinels know as `port`.
     fn plain_of(&self, port: u16) -> u16 {
-        self.nodes
-            .iter()
-            .find(|n| n.port == port)
-            .map_or(port, |n| n.plain)
+        self.nodes.iter().find(|n| n.port == port).map_or(port, |n| n.plain)
     }
 
     /// The secured rig's TLS settings, as `redis-server` arguments.
@@ -222,9 +219,7 @@ impl Rig {
             .iter()
             .filter_map(|s| primary_per(s.plain, self.sentinel_pw()))
             .collect();
-        let first = *named
-            .iter()
-            .max_by_key(|p| named.iter().filter(|q| q == p).count())?;
+        let first = *named.iter().max_by_key(|p| named.iter().filter(|q| q == p).count())?;
         let agreed = first != old && named.iter().filter(|&&p| p == first).count() >= 2;
         let role = sentinel_query(self.plain_of(first), self.node_pw(), &["ROLE"])?;
         let redis::Value::Array(role) = role else {
@@ -277,9 +272,7 @@ impl Rig {
 
     /// The primary's port, as the first sentinel that answers says now.
     fn primary(&self) -> Option<u16> {
-        self.sentinels
-            .iter()
-            .find_map(|s| primary_per(s.plain, self.sentinel_pw()))
+        self.sentinels.iter().find_map(|s| primary_per(s.plain, self.sentinel_pw()))
     }
 
     fn sentinels_env(&self) -> String {
@@ -326,8 +319,7 @@ impl Rig {
         let conn = redis::Client::open(format!("redis://{auth}127.0.0.1:{port}/1"))
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
             .expect("connect to a node");
-        conn.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
+        conn.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
         conn
     }
 }
@@ -370,9 +362,7 @@ fn primary_per(port: u16, password: Option<&str>) -> Option<u16> {
 fn sentinel_query(port: u16, password: Option<&str>, args: &[&str]) -> Option<redis::Value> {
     let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
     let client = redis::Client::open(format!("redis://{auth}127.0.0.1:{port}/")).ok()?;
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(1))
-        .ok()?;
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1)).ok()?;
     conn.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
     let mut cmd = redis::cmd(args[0]);
     for arg in &args[1..] {
@@ -442,10 +432,7 @@ fn five_failovers(name: &str, secured: bool) {
     ];
     let mut subscriber = program(env!("CARGO_BIN_EXE_subscriber"), &[], &rig, &[]);
     let subscribed = eventually(Duration::from_secs(10), || {
-        subscriber
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("subscribed to"))
+        subscriber.stderr_lines().iter().any(|l| l.contains("subscribed to"))
     });
     assert!(subscribed, "{:?}", subscriber.stderr_lines());
 
@@ -483,11 +470,7 @@ fn five_failovers(name: &str, secured: bool) {
         });
         assert!(settled, "round {round}: the rig settles");
         let old = rig.settled_primary(0, 2).expect("a primary");
-        let index = rig
-            .nodes
-            .iter()
-            .position(|n| n.port == old)
-            .expect("a node");
+        let index = rig.nodes.iter().position(|n| n.port == old).expect("a node");
         let killed = Instant::now();
         rig.nodes[index].kill();
         let moved = eventually(Duration::from_secs(40), || {
@@ -497,11 +480,7 @@ fn five_failovers(name: &str, secured: bool) {
         let new = rig.settled_primary(old, 0).expect("the new primary");
         // Clicks are answered 302 again: the first 302 after the kill.
         let again = eventually(Duration::from_secs(20), || {
-            answers
-                .lock()
-                .expect("answers")
-                .iter()
-                .any(|(at, s)| *at > killed && *s == 302)
+            answers.lock().expect("answers").iter().any(|(at, s)| *at > killed && *s == 302)
         });
         assert!(again, "round {round}: 302 again after the failover");
         let first_302 = answers
@@ -542,9 +521,7 @@ fn five_failovers(name: &str, secured: bool) {
     let drained = eventually(Duration::from_secs(30), || {
         let mut conn = rig.conn(primary);
         conn.llen::<_, usize>(QUEUE).is_ok_and(|n| n == 0)
-            && conn
-                .llen::<_, usize>("task:prodcons:processing:r")
-                .is_ok_and(|n| n == 0)
+            && conn.llen::<_, usize>("task:prodcons:processing:r").is_ok_and(|n| n == 0)
     });
     assert!(drained, "the consumers drained the queue");
     for worker in workers.iter_mut().chain([&mut subscriber]) {
@@ -553,12 +530,7 @@ fn five_failovers(name: &str, secured: bool) {
     let printed: usize = workers.iter_mut().map(|w| w.stop_and_collect().len()).sum();
     let plain_losses: usize = workers[..2]
         .iter()
-        .map(|w| {
-            w.stderr_lines()
-                .iter()
-                .filter(|l| l.contains("lost the connection"))
-                .count()
-        })
+        .map(|w| w.stderr_lines().iter().filter(|l| l.contains("lost the connection")).count())
         .sum();
     // The reliable consumer prints again what it held when its connection
     // went (at-least-once); it says so each time.
@@ -589,11 +561,7 @@ fn five_failovers(name: &str, secured: bool) {
     }
     // The web says where it went, as the workers do (it said only "not
     // reachable (Master with given name not found ...)").
-    let web_moved = web
-        .program
-        .stderr_lines()
-        .iter()
-        .any(|l| l.contains("moved to a new primary"));
+    let web_moved = web.program.stderr_lines().iter().any(|l| l.contains("moved to a new primary"));
     assert!(web_moved, "the web logs the move");
 }
 

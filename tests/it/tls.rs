@@ -20,17 +20,13 @@ fn plain_conn(redis: &TlsRedis) -> redis::Connection {
     let conn = redis::Client::open(url)
         .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
         .expect("plain connection");
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
+    conn.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     conn
 }
 
 fn subscribers(conn: &mut redis::Connection) -> usize {
-    let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(CHANNEL)
-        .query(conn)
-        .expect("numsub");
+    let counts: Vec<(String, usize)> =
+        redis::cmd("PUBSUB").arg("NUMSUB").arg(CHANNEL).query(conn).expect("numsub");
     counts.first().map_or(0, |(_, n)| *n)
 }
 
@@ -71,9 +67,7 @@ fn the_three_programs_work_over_tls_with_a_private_ca() {
     lines.extend(consumer.stderr_lines());
     lines.extend(subscriber.stderr_lines());
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("connected to Redis at 127.0.0.1:")),
+        lines.iter().any(|l| l.contains("connected to Redis at 127.0.0.1:")),
         "{lines:?}"
     );
     for text in lines.iter().chain([&page]) {
@@ -207,9 +201,7 @@ fn insecure_skips_the_check_and_says_so() {
     assert_eq!(tasks(&printed).len(), 1, "{printed:?}");
     for lines in [web.program.stderr_lines(), consumer.stderr_lines()] {
         assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("WARN") && l.contains("NOT checked")),
+            lines.iter().any(|l| l.contains("WARN") && l.contains("NOT checked")),
             "{lines:?}"
         );
     }
@@ -256,10 +248,7 @@ fn a_frozen_tls_redis_answers_every_click_in_time() {
             })
         })
         .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("click"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("click")).collect()
     });
     signal(redis.server.pid(), "-CONT");
     eprintln!("answers with Redis frozen behind TLS: {answers:?}");
@@ -388,10 +377,7 @@ fn unusable_tls_settings_are_one_line_and_exit_2() {
 fn each_program_works_under_its_acl_rules() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tls.md"))
         .expect("docs/tls.md");
-    let rules: Vec<&str> = doc
-        .lines()
-        .filter(|l| l.starts_with("ACL SETUSER mq-"))
-        .collect();
+    let rules: Vec<&str> = doc.lines().filter(|l| l.starts_with("ACL SETUSER mq-")).collect();
     assert_eq!(rules.len(), 4, "{rules:?}");
     let redis = RedisServer::start();
     let mut conn = redis.conn();
@@ -461,9 +447,7 @@ fn each_program_works_under_its_acl_rules() {
     ] {
         eprintln!("{lines:?}");
         assert!(
-            !lines
-                .iter()
-                .any(|l| l.contains("NOPERM") || l.contains("WARN")),
+            !lines.iter().any(|l| l.contains("NOPERM") || l.contains("WARN")),
             "{lines:?}"
         );
     }

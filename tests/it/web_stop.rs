@@ -43,10 +43,7 @@ fn click_until_gone(addr: SocketAddr, max: usize) -> Vec<Got> {
         };
         let mut conn = conn;
         let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-        if conn
-            .write_all(b"GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n")
-            .is_err()
-        {
+        if conn.write_all(b"GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n").is_err() {
             got.push(Got::Nothing);
             continue;
         }
@@ -67,9 +64,7 @@ fn classify(bytes: &[u8]) -> Got {
     let Some(response) = parse_response(bytes) else {
         return Got::Half;
     };
-    let declared = response
-        .header("Content-Length")
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = response.header("Content-Length").and_then(|v| v.parse::<usize>().ok());
     match declared {
         Some(len) if response.body.len() == len => Got::Whole(response.status),
         _ => Got::Half,

@@ -31,10 +31,7 @@ fn ctrl_c(program: &mut Program) -> Vec<String> {
     let status = program.wait_exit(Duration::from_secs(15));
     assert_eq!(status, Some(0), "{:?}", program.stderr_lines());
     assert!(
-        program
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("stopped, as asked")),
+        program.stderr_lines().iter().any(|l| l.contains("stopped, as asked")),
         "{:?}",
         program.stderr_lines()
     );

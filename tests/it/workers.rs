@@ -26,10 +26,7 @@ fn consumer_prints_every_element_in_blpop_order() {
     let lines = consumer.wait_stdout(24, Duration::from_secs(10));
     let got = tasks(&lines);
     assert_eq!(got.len(), 23, "{got:?}");
-    let mut later: Vec<u32> = got[3..]
-        .iter()
-        .map(|s| s.parse().expect("number"))
-        .collect();
+    let mut later: Vec<u32> = got[3..].iter().map(|s| s.parse().expect("number")).collect();
     later.sort_unstable();
     assert_eq!(later, (0..20).collect::<Vec<_>>(), "each exactly once");
     let left: usize = conn.llen(QUEUE).expect("llen");

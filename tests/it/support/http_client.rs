@@ -28,9 +28,7 @@ impl HttpResponse {
 /// Sends `raw` and reads one response, within 10 s.
 pub fn http(addr: SocketAddr, raw: &[u8]) -> HttpResponse {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     stream.write_all(raw).expect("send request");
     let bytes = read_response(&mut stream);
     let _ = stream.shutdown(Shutdown::Both);

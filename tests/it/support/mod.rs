@@ -57,9 +57,7 @@ pub const DURABLE: &[&str] = &[
 /// them in CI), so that those never run at the same time.
 pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
     static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    HEAVY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    HEAVY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Environment variables for a program under test.
@@ -110,10 +108,7 @@ pub fn wait_subscribers(redis: &RedisServer, n: usize) {
         redis::Client::open(redis.url(1))
             .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
             .and_then(|mut c| {
-                redis::cmd("PUBSUB")
-                    .arg("NUMSUB")
-                    .arg(CHANNEL)
-                    .query::<(String, usize)>(&mut c)
+                redis::cmd("PUBSUB").arg("NUMSUB").arg(CHANNEL).query::<(String, usize)>(&mut c)
             })
             .is_ok_and(|(_, counted)| counted >= n)
     });
@@ -124,12 +119,8 @@ pub fn wait_subscribers(redis: &RedisServer, n: usize) {
 pub fn wait_empty(redis: &RedisServer, keys: &[&str]) -> bool {
     let mut conn = redis.conn();
     eventually(Duration::from_secs(60), || {
-        keys.iter().all(|key| {
-            redis::cmd("LLEN")
-                .arg(key)
-                .query::<usize>(&mut conn)
-                .is_ok_and(|n| n == 0)
-        })
+        keys.iter()
+            .all(|key| redis::cmd("LLEN").arg(key).query::<usize>(&mut conn).is_ok_and(|n| n == 0))
     })
 }
 

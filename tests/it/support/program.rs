@@ -162,9 +162,7 @@ fn collect_lines(
             if n == 0 {
                 break;
             }
-            let text = String::from_utf8_lossy(&line)
-                .trim_end_matches('\n')
-                .to_owned();
+            let text = String::from_utf8_lossy(&line).trim_end_matches('\n').to_owned();
             sink.lock().expect("lines").push(text);
             line.clear();
         }

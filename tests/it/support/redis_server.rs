@@ -109,10 +109,7 @@ impl RedisServer {
 
     /// The server's process id (for SIGSTOP and SIGCONT).
     pub fn pid(&self) -> u32 {
-        self.child
-            .as_ref()
-            .map(Child::id)
-            .expect("redis-server is running")
+        self.child.as_ref().map(Child::id).expect("redis-server is running")
     }
 
     /// `redis://127.0.0.1:PORT/DB`
@@ -126,8 +123,7 @@ impl RedisServer {
         let conn = client
             .get_connection_with_timeout(Duration::from_secs(5))
             .expect("connect to test redis");
-        conn.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("read timeout");
+        conn.set_read_timeout(Some(Duration::from_secs(10))).expect("read timeout");
         conn
     }
 

@@ -84,10 +84,7 @@ fn prepare() -> Result<Wine, String> {
 
 fn run(command: &mut Command) -> Result<(), String> {
     let shown = format!("{command:?}");
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{shown}: {e}"))?;
+    let out = command.stdin(Stdio::null()).output().map_err(|e| format!("{shown}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {

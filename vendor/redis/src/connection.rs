@@ -1391,6 +1391,23 @@ pub fn connect(
     con.set_read_timeout(remaining_timeout)?;
     con.set_write_timeout(remaining_timeout)?;
 
+    // redis_mq patch 7: the TLS handshake ends by the connect's deadline,
+    // however slowly the server sends it (a read timeout alone is reset by
+    // every byte that comes).
+    #[cfg(feature = "tls-rustls")]
+    let mut con = con;
+    #[cfg(feature = "tls-rustls")]
+    if let (ActualConnection::TcpRustls(tls), Some(timeout)) = (&mut con, timeout) {
+        let stream = &mut tls.reader;
+        let mut by_deadline = ByDeadline {
+            sock: &mut stream.sock,
+            deadline: start + timeout,
+        };
+        while stream.conn.is_handshaking() {
+            stream.conn.complete_io(&mut by_deadline)?;
+        }
+    }
+
     let con = setup_connection(
         con,
         &connection_info.redis,
@@ -1403,6 +1420,47 @@ pub fn connect(
     con.set_write_timeout(None)?;
 
     Ok(con)
+}
+
+/// redis_mq patch 7: a socket whose every read and write waits at most
+/// until `deadline`, then fails with `TimedOut`.
+#[cfg(feature = "tls-rustls")]
+struct ByDeadline<'a> {
+    sock: &'a mut TcpStream,
+    deadline: Instant,
+}
+
+#[cfg(feature = "tls-rustls")]
+impl ByDeadline<'_> {
+    fn left(&self) -> io::Result<Duration> {
+        match self.deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(left),
+            _ => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            )),
+        }
+    }
+}
+
+#[cfg(feature = "tls-rustls")]
+impl io::Read for ByDeadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.set_read_timeout(Some(self.left()?))?;
+        io::Read::read(self.sock, buf)
+    }
+}
+
+#[cfg(feature = "tls-rustls")]
+impl io::Write for ByDeadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.set_write_timeout(Some(self.left()?))?;
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
 }
 
 pub(crate) struct ConnectionSetupComponents {

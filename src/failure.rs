@@ -1,0 +1,402 @@
+//! Every way a talk with Redis can fail, as one value ([`Failure`]), and
+//! the one place where a failure is put into words: for the log, for the
+//! page, and as an HTTP status.
+//!
+//! The connection (`src/connection.rs`) makes a `Failure` where the error
+//! happens, knowing what it was doing (connecting, or running a command it
+//! had sent); the web, the page and the workers only choose what to do
+//! with it. A sentence never holds the URL (it may hold a password), a
+//! certificate, or a line break.
+
+use std::fmt;
+use std::io;
+
+use redis::{ErrorKind, RedisError};
+use rustls::{AlertDescription, CertificateError};
+
+/// What went wrong, where (the target as shown, never the password), and
+/// whether the command had been sent.
+#[derive(Debug)]
+pub struct Failure {
+    pub what: What,
+    /// `localhost:6379 (db 1)`, or the sentinels' words.
+    pub at: String,
+    /// The command was written and no answer came: it may have run.
+    pub sent: bool,
+}
+
+/// What happened, in the terms the programs act on.
+#[derive(Debug, PartialEq)]
+pub enum What {
+    /// No connection: refused, reset, closed, a name that does not resolve.
+    Unreachable(String),
+    /// No answer in time: Redis may be busy (a slow command) or stopped.
+    NoAnswer,
+    /// TLS did not work; the words say which part and what to fix.
+    Tls(String),
+    /// The sentinels name no primary (yet), or the one named is not.
+    NoPrimaryYet,
+    /// This node is not the primary any more (`READONLY`, `MASTERDOWN`,
+    /// `UNBLOCKED`): find the node again, at once.
+    NotPrimary(String),
+    /// Redis refused the password (`with_sentinel`: it may be the
+    /// sentinels' or the nodes').
+    Password { words: String, with_sentinel: bool },
+    /// Redis answered with an error (`WRONGTYPE ...`, `NOPERM ...`).
+    Refused(String),
+    /// An answer this program cannot use.
+    Unusable(String),
+}
+
+impl Failure {
+    /// `e`, from Redis at `at`; `sent` when the command had been written.
+    pub fn from_redis(e: &RedisError, at: &str, sent: bool, with_sentinel: bool) -> Failure {
+        let what = if let Some(words) = tls_words(e) {
+            What::Tls(words)
+        } else if e.is_timeout() {
+            What::NoAnswer
+        } else if matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "UNBLOCKED")) {
+            What::NotPrimary(redis_words(e))
+        } else if e.kind() == ErrorKind::AuthenticationFailed
+            || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
+        {
+            What::Password {
+                words: redis_words(e),
+                with_sentinel,
+            }
+        } else if e.code().is_some() {
+            What::Refused(redis_words(e))
+        } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
+            What::Unreachable(one_line(&io_words(e)))
+        } else {
+            What::Unusable(one_line(&e.to_string()))
+        };
+        Failure {
+            what,
+            at: at.to_owned(),
+            sent,
+        }
+    }
+
+    /// A failed connect, where a hang-up or a silence says more than on a
+    /// kept connection: over TLS, no answer may be a plain Redis on a TLS
+    /// port, and a close the server refusing the handshake; over plain TCP,
+    /// a close at once is what a TLS-only Redis does.
+    pub fn at_connect(e: &RedisError, at: &str, over_tls: bool) -> Failure {
+        let closed = io_error(e).is_some_and(|io| {
+            matches!(
+                io.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::BrokenPipe
+            )
+        });
+        let words = match (over_tls, e.is_timeout(), closed) {
+            (true, true, _) => {
+                "TLS failed: no answer in time (Redis may be busy or stopped, or it does not speak TLS on this port)"
+            }
+            (true, false, true) if tls_words(e).is_none() => {
+                "TLS failed: the server closed the connection during the handshake (does it speak TLS on this port?)"
+            }
+            (false, false, true) => {
+                "it closed the connection at once (if it wants TLS, use rediss://)"
+            }
+            _ => return Failure::from_redis(e, at, false, false),
+        };
+        let what = What::Tls(words.to_owned());
+        Failure {
+            what,
+            at: at.to_owned(),
+            sent: false,
+        }
+    }
+
+    /// A failure of our own making (no time left, no address).
+    pub fn new(what: What, at: &str) -> Failure {
+        Failure {
+            what,
+            at: at.to_owned(),
+            sent: false,
+        }
+    }
+
+    /// "No answer, or no connection": waited out, not reported as Redis's
+    /// own error.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self.what,
+            What::Unreachable(_) | What::NoAnswer | What::NoPrimaryYet
+        ) || matches!(&self.what, What::Tls(_) if self.sent)
+    }
+
+    /// The connection cannot carry another command: lost, silent, or on a
+    /// node that is no longer the primary.
+    pub fn ends_the_connection(&self) -> bool {
+        self.is_unreachable() || matches!(self.what, What::NotPrimary(_) | What::Tls(_))
+    }
+
+    /// The HTTP status of a click that failed so: 504 when the command may
+    /// have run, 503 when Redis could not be reached or did not answer (it
+    /// did not run), 500 when Redis refused it.
+    pub fn status(&self) -> u16 {
+        match self.what {
+            _ if self.sent && self.is_unreachable() => 504,
+            What::Unreachable(_) | What::NoAnswer | What::Tls(_) | What::NoPrimaryYet => 503,
+            _ => 500,
+        }
+    }
+
+    /// What a click that failed so did, for the log and the page, and what
+    /// the user can do about it.
+    pub fn for_a_click(&self) -> (String, &'static str) {
+        if self.sent && self.is_unreachable() {
+            return (
+                format!(
+                    "Redis at {} did not answer ({}): the push or publish may or may not have happened.",
+                    self.at,
+                    self.reason()
+                ),
+                "Look at the queue on the page before clicking again, or the element may be pushed twice.",
+            );
+        }
+        let advice = match &self.what {
+            What::NoAnswer => {
+                "A Redis that is stopped (kill -STOP, a debugger) or busy (a slow command) answers once it goes on. Then go back and click again."
+            }
+            What::Tls(_) => {
+                "Fix REDIS_URL (rediss:// for TLS) or the certificate files (REDIS_CA_FILE, REDIS_CLIENT_CERT, REDIS_CLIENT_KEY; see docs/tls.md), and restart the web server."
+            }
+            What::Unreachable(_) | What::NoPrimaryYet => {
+                "If Redis is not running, start it (scripts/demo starts one for you); if it is, see whether it takes connections (maxclients, a firewall). Then go back and click again."
+            }
+            What::Password { .. } => "Check the password in REDIS_URL and restart the web server.",
+            What::NotPrimary(_) | What::Refused(_) => {
+                "Redis says what is wrong above; fix that in Redis, then click again."
+            }
+            What::Unusable(_) => {
+                "Is REDIS_URL the address of a Redis? Fix it and restart the web server."
+            }
+        };
+        let end = if self.status() == 500 { "." } else { ":" };
+        let said = if end == "." {
+            format!("{self}. Nothing was pushed or published.")
+        } else {
+            format!("{self}: nothing was pushed or published.")
+        };
+        (said, advice)
+    }
+
+    /// What a worker says of a command that failed so, before it waits or
+    /// connects again.
+    pub fn for_a_worker(&self) -> String {
+        if self.sent && self.is_unreachable() {
+            format!(
+                "lost the connection to Redis at {}: {}",
+                self.at,
+                self.reason()
+            )
+        } else {
+            self.to_string()
+        }
+    }
+
+    /// The short reason inside the sentence.
+    fn reason(&self) -> &str {
+        match &self.what {
+            What::Unreachable(why) | What::Tls(why) | What::Unusable(why) => why,
+            What::NoAnswer => "no answer in time",
+            What::NoPrimaryYet => "the sentinels name no primary yet",
+            What::NotPrimary(why) | What::Refused(why) => why,
+            What::Password { words, .. } => words,
+        }
+    }
+}
+
+/// One sentence that says what went wrong.
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = &self.at;
+        match &self.what {
+            What::Unreachable(why) | What::Tls(why) => {
+                write!(f, "cannot reach Redis at {at}: {why}")
+            }
+            What::NoAnswer => {
+                write!(
+                    f,
+                    "Redis at {at} did not answer in time (it may be busy or stopped)"
+                )
+            }
+            What::NoPrimaryYet => write!(
+                f,
+                "Redis at {at}: the sentinels name no primary yet (a failover takes a few seconds)"
+            ),
+            What::Password {
+                words,
+                with_sentinel: true,
+            } => write!(
+                f,
+                "Redis at {at} refused the password: {words} (with Sentinel the nodes' password is REDIS_URL's, the sentinels' own REDIS_SENTINEL_PASSWORD)"
+            ),
+            What::Password { words, .. } => {
+                write!(f, "Redis at {at} refused the password: {words}")
+            }
+            What::NotPrimary(words) | What::Refused(words) => {
+                write!(f, "Redis at {at} answered with an error: {words}")
+            }
+            What::Unusable(why) => write!(f, "cannot use the answer of Redis at {at}: {why}"),
+        }
+    }
+}
+
+/// Redis's error as Redis sent it (`NOPERM this user has no permissions
+/// ...`), rather than as redis-rs names its kind (`NoPerm: ...`).
+fn redis_words(e: &RedisError) -> String {
+    one_line(&match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        _ => e.to_string(),
+    })
+}
+
+/// An I/O failure in a few words: rustls's "peer closed connection
+/// without sending TLS close_notify: https://..." is only "closed".
+fn io_words(e: &RedisError) -> String {
+    match io_error(e) {
+        Some(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            "the connection was closed".to_owned()
+        }
+        Some(io) => io.to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Text from outside (Redis, the system, rustls) on one line: a log entry
+/// or a page's message never breaks.
+pub fn one_line(text: &str) -> String {
+    text.split(char::is_control)
+        .filter(|part| !part.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The I/O error inside `e`, if it is one. (The redis crate keeps it in an
+/// `Arc`, which is what its `source()` hands out.)
+fn io_error(e: &RedisError) -> Option<&io::Error> {
+    type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+    let source = std::error::Error::source(e)?;
+    match source.downcast_ref::<Shared>() {
+        Some(shared) => shared.downcast_ref::<io::Error>(),
+        None => source.downcast_ref::<io::Error>(),
+    }
+}
+
+/// What part of TLS failed, and what to do, when `e` is rustls's error.
+fn tls_words(e: &RedisError) -> Option<String> {
+    let tls = io_error(e)?.get_ref()?.downcast_ref::<rustls::Error>()?;
+    use rustls::Error as E;
+    let words = match tls {
+        E::InvalidCertificate(bad) => return Some(certificate_words(bad)),
+        E::InvalidMessage(_) | E::PeerSentOversizedRecord => {
+            "the server does not speak TLS on this port (try redis://)"
+        }
+        E::AlertReceived(
+            AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown,
+        ) => {
+            "the server refused our client certificate, or wants one (REDIS_CLIENT_CERT, REDIS_CLIENT_KEY)"
+        }
+        E::AlertReceived(AlertDescription::ProtocolVersion)
+        | E::PeerIncompatible(_)
+        | E::AlertReceived(AlertDescription::HandshakeFailure) => {
+            "the server and this program share no TLS version or cipher (this program speaks TLS 1.2 and 1.3; an older server needs tls-protocols \"TLSv1.2 TLSv1.3\")"
+        }
+        other => return Some(one_line(&format!("TLS failed: {other}"))),
+    };
+    Some(format!("TLS failed: {words}"))
+}
+
+/// A certificate of the server that was refused, and what to do.
+fn certificate_words(bad: &CertificateError) -> String {
+    use CertificateError as C;
+    let words = match bad {
+        C::UnknownIssuer => {
+            "its certificate is not signed by a CA we trust (REDIS_CA_FILE, or the system's roots when that is unset)"
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "its certificate is not for this host name or address"
+        }
+        C::Expired | C::ExpiredContext { .. } => "its certificate has expired",
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            "its certificate is not valid yet (is this machine's clock behind?)"
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "its certificate is not one for a server (it is for a client only); make one with extendedKeyUsage serverAuth"
+        }
+        C::Revoked => "its certificate has been revoked",
+        C::BadSignature | C::UnsupportedSignatureAlgorithmContext { .. } => {
+            "its certificate has a signature this program cannot check"
+        }
+        C::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            "its certificate is a CA's, which rustls refuses as a server's own; make a server certificate signed by that CA (see docs/tls.md)"
+        }
+        _ => "its certificate is not valid",
+    };
+    format!("TLS failed: {words}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(what: What, sent: bool) -> Failure {
+        Failure {
+            what,
+            at: "localhost:6379 (db 1)".to_owned(),
+            sent,
+        }
+    }
+
+    #[test]
+    fn a_click_status_says_whether_it_may_have_run() {
+        let lost = || What::Unreachable("broken pipe".into());
+        assert_eq!(failure(lost(), false).status(), 503);
+        assert_eq!(failure(lost(), true).status(), 504);
+        assert_eq!(failure(What::NoAnswer, true).status(), 504);
+        assert_eq!(failure(What::Tls("x".into()), false).status(), 503);
+        assert_eq!(
+            failure(What::Refused("WRONGTYPE x".into()), true).status(),
+            500
+        );
+        let (said, _) = failure(What::NoAnswer, true).for_a_click();
+        assert!(said.contains("may or may not"), "{said}");
+        let (said, advice) = failure(What::Refused("WRONGTYPE x".into()), false).for_a_click();
+        assert!(
+            said.ends_with("answered with an error: WRONGTYPE x. Nothing was pushed or published.")
+        );
+        assert!(advice.contains("fix that in Redis"));
+    }
+
+    #[test]
+    fn words_never_break_a_line() {
+        assert_eq!(
+            one_line("Parse error at 1\nUnexpected\r\n x"),
+            "Parse error at 1 Unexpected x"
+        );
+        let said = failure(What::Unusable(one_line("a\nb")), false).to_string();
+        assert!(!said.contains('\n'), "{said}");
+    }
+
+    #[test]
+    fn a_worker_says_it_lost_the_connection_only_after_sending() {
+        let lost = What::Unreachable("broken pipe".into());
+        assert!(
+            failure(lost, true)
+                .for_a_worker()
+                .starts_with("lost the connection to Redis at")
+        );
+        let refused = failure(What::Unreachable("refused".into()), false).for_a_worker();
+        assert!(refused.starts_with("cannot reach Redis at"), "{refused}");
+    }
+}

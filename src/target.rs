@@ -1,0 +1,237 @@
+//! Where Redis is ([`Target`]): the parsed `REDIS_URL` (the db, the
+//! password, TLS), how to find the node that holds our keys, and how to show
+//! all that without the password. Nothing here connects.
+//!
+//! The node is found one of two ways ([`Finder`]): it is the URL's host, or
+//! it is the primary the sentinels name (`REDIS_SENTINELS`), and the URL
+//! then gives only the db, the password and whether to use TLS.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use redis::io::tcp::TcpSettings;
+use redis::{
+    Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo, RedisResult,
+    TlsCertificates,
+};
+
+use crate::tls::Tls;
+
+/// Where Redis is, and how to show that without the password.
+#[derive(Clone)]
+pub struct Target {
+    host: String,
+    port: u16,
+    /// The db, user and password the node gets.
+    settings: RedisConnectionInfo,
+    /// `Some` for `rediss://`: how to speak TLS to the node (and sentinels).
+    tls: Option<Tls>,
+    shown: String,
+    pub(crate) finder: Finder,
+}
+
+/// How the node that holds our keys is found.
+#[derive(Clone)]
+pub(crate) enum Finder {
+    /// It is the URL's host.
+    Url,
+    /// It is the primary the sentinels name.
+    Sentinels(Sentinels),
+}
+
+/// Where the sentinels are, the name of the primary they watch, and their
+/// own user and password (`REDIS_SENTINEL_USERNAME`,
+/// `REDIS_SENTINEL_PASSWORD`; Redis lets them differ from the nodes').
+#[derive(Clone)]
+pub(crate) struct Sentinels {
+    pub addrs: Vec<(String, u16)>,
+    pub master: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sentinel that answered last, asked first next time (shared by
+    /// every clone, so by every worker).
+    pub first: Arc<AtomicUsize>,
+}
+
+/// Why a `REDIS_URL` cannot be used, in words for the user.
+pub(crate) fn unsupported(url: &str) -> Option<&'static str> {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    match scheme {
+        "redis" | "rediss" => None,
+        "unix" | "redis+unix" => Some("Unix sockets are not supported; use redis://host:port/db"),
+        "" => Some("it has no scheme; it should start with redis:// or rediss://"),
+        _ => Some("only redis:// and rediss:// (TLS) URLs are supported"),
+    }
+}
+
+impl Target {
+    /// Parses a `redis://` or `rediss://` URL; `certs` are for TLS only.
+    pub(crate) fn parse(url: &str, certs: TlsCertificates) -> RedisResult<Target> {
+        let info = url.into_connection_info()?;
+        let (host, port, tls) = match info.addr().clone() {
+            ConnectionAddr::Tcp(host, port) => (host, port, None),
+            ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure,
+                ..
+            } => (host, port, Some(Tls { certs, insecure })),
+            _ => {
+                return Err((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "only redis:// and rediss:// are supported",
+                )
+                    .into());
+            }
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let settings = info.redis_settings().clone();
+        let shown = format!("{} (db {})", show_addr(&host, port), settings.db());
+        Ok(Target {
+            host,
+            port,
+            settings,
+            tls,
+            shown,
+            finder: Finder::Url,
+        })
+    }
+
+    /// The same db and password, on whichever node the `sentinels` name as
+    /// the primary.
+    pub(crate) fn through_sentinels(mut self, sentinels: Sentinels) -> Target {
+        let listed: Vec<String> = sentinels.addrs.iter().map(|(h, p)| show_addr(h, *p)).collect();
+        self.shown = format!(
+            "the primary of {:?} per the sentinels {} (db {})",
+            sentinels.master,
+            listed.join(","),
+            self.settings.db()
+        );
+        self.finder = Finder::Sentinels(sentinels);
+        self
+    }
+
+    /// True when the sentinels name the node: there are replicas then, and
+    /// a push is confirmed on one.
+    pub(crate) fn uses_sentinel(&self) -> bool {
+        matches!(self.finder, Finder::Sentinels(_))
+    }
+
+    /// The URL's host and port.
+    pub(crate) fn url_node(&self) -> (&str, u16) {
+        (&self.host, self.port)
+    }
+
+    /// True for `rediss://...#insecure`: TLS with no certificate check.
+    pub(crate) fn skips_the_certificate_check(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| tls.insecure)
+    }
+
+    /// Says at start, as a warning, that `#insecure` turned the check off.
+    pub(crate) fn warn_if_unchecked(&self) {
+        if self.skips_the_certificate_check() {
+            log::warn!(
+                "REDIS_URL ends in #insecure: the TLS certificate of Redis is NOT checked; \
+                 anyone on the way can read and change what is sent, the password too"
+            );
+        }
+    }
+
+    /// How to reach a node at `host:port`: the URL's db and password, TLS
+    /// as the URL says.
+    pub(crate) fn node_info(&self, host: &str, port: u16) -> RedisResult<ConnectionInfo> {
+        Ok(self.info(host, port)?.set_redis_settings(self.settings.clone()))
+    }
+
+    /// How to reach a sentinel at `host:port`: TLS as the nodes, its own
+    /// user and password, no db.
+    pub(crate) fn sentinel_info(
+        &self,
+        sentinels: &Sentinels,
+        host: &str,
+        port: u16,
+    ) -> RedisResult<ConnectionInfo> {
+        let mut settings = RedisConnectionInfo::default();
+        if let Some(username) = &sentinels.username {
+            settings = settings.set_username(username);
+        }
+        if let Some(password) = &sentinels.password {
+            settings = settings.set_password(password);
+        }
+        Ok(self.info(host, port)?.set_redis_settings(settings))
+    }
+
+    fn info(&self, host: &str, port: u16) -> RedisResult<ConnectionInfo> {
+        let info = match &self.tls {
+            None => ConnectionAddr::Tcp(host.to_owned(), port).into_connection_info()?,
+            Some(tls) => Client::build_with_tls(
+                ConnectionAddr::TcpTls {
+                    host: host.to_owned(),
+                    port,
+                    insecure: tls.insecure,
+                    tls_params: None,
+                },
+                tls.certs.clone(),
+            )?
+            .get_connection_info()
+            .clone(),
+        };
+        // One small command per request: send it now rather than let Nagle wait.
+        Ok(info.set_tcp_settings(TcpSettings::default().set_nodelay(true)))
+    }
+}
+
+/// Like `Display`: the address and db, never the password.
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Target({})", self.shown)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// `host:port`; an IPv6 address as `[::1]:6379`, so the port stands apart.
+pub(crate) fn show_addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none() -> TlsCertificates {
+        TlsCertificates {
+            client_tls: None,
+            root_cert: None,
+        }
+    }
+
+    #[test]
+    fn shows_the_address_and_db_never_the_password() {
+        let target = Target::parse("redis://:hunter2@example.org:6380/3", none()).expect("parse");
+        assert_eq!(target.to_string(), "example.org:6380 (db 3)");
+        let tls = Target::parse("rediss://:hunter2@example.org/1", none()).expect("parse");
+        assert_eq!(tls.to_string(), "example.org:6379 (db 1)");
+        let v6 = Target::parse("redis://[::1]:6379/1", none()).expect("parse");
+        assert_eq!(v6.to_string(), "[::1]:6379 (db 1)");
+    }
+
+    #[test]
+    fn names_what_is_unsupported() {
+        assert_eq!(unsupported("redis://localhost/1"), None);
+        assert_eq!(unsupported("rediss://h/1"), None);
+        assert!(unsupported("unix:///run/redis.sock").is_some_and(|w| w.contains("Unix")));
+        assert!(unsupported("redis+unix:///x").is_some_and(|w| w.contains("Unix")));
+        assert!(unsupported("http://h/").is_some_and(|w| w.contains("only redis://")));
+        assert!(unsupported("localhost:6379").is_some_and(|w| w.contains("no scheme")));
+    }
+}
