@@ -89,7 +89,8 @@ fn tls_files_from_env(tls: bool) -> Result<TlsCertificates, ConfigError> {
             "{name} is set, but REDIS_URL does not start with rediss:// (TLS)"
         )));
     }
-    tls::read_files(ca, cert, key).map_err(ConfigError)
+    tls::read_files(ca, cert, key)
+        .map_err(|why| ConfigError(format!("the TLS files are not usable: {why}")))
 }
 
 /// The name Sentinel knows the primary by, when `REDIS_MASTER` is unset.

@@ -73,8 +73,8 @@ pub(crate) fn read_files(
 /// `/dev/zero`), and no larger than [`LARGEST_FILE`].
 fn read((name, path): &(&str, String)) -> Result<Vec<u8>, String> {
     let bad = |why: String| format!("{name}={path:?} {why}");
-    let file = File::open(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
-    let meta = file.metadata().map_err(|e| bad(format!("cannot be read: {e}")))?;
+    // Looked at before it is opened: opening a FIFO waits for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
     if !meta.is_file() {
         return Err(bad("is not a regular file".into()));
     }
@@ -84,6 +84,7 @@ fn read((name, path): &(&str, String)) -> Result<Vec<u8>, String> {
             meta.len()
         )));
     }
+    let file = File::open(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
     let mut bytes = Vec::new();
     file.take(LARGEST_FILE + 1)
         .read_to_end(&mut bytes)

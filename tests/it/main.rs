@@ -35,6 +35,7 @@ mod reliable;
 mod sentinel;
 mod support;
 mod tls;
+mod tls_hostile;
 mod web;
 mod web_stop;
 mod windows;

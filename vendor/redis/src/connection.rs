@@ -1233,7 +1233,7 @@ pub(crate) fn create_rustls_config(
     insecure: bool,
     tls_params: Option<TlsConnParams>,
 ) -> RedisResult<rustls::ClientConfig> {
-    // redis_mq patch 6: the default roots are loaded only when the caller
+    // redis_mq patch 4: the default roots are loaded only when the caller
     // gave none. Loading the system's (`load_native_certs`, "expensive ...
     // call this sparingly") at every connect cost each connect a parse of the
     // whole system store, and a store that failed to load failed connects
@@ -1391,7 +1391,7 @@ pub fn connect(
     con.set_read_timeout(remaining_timeout)?;
     con.set_write_timeout(remaining_timeout)?;
 
-    // redis_mq patch 7: the TLS handshake ends by the connect's deadline,
+    // redis_mq patch 5: the TLS handshake ends by the connect's deadline,
     // however slowly the server sends it (a read timeout alone is reset by
     // every byte that comes).
     #[cfg(feature = "tls-rustls")]
@@ -1422,7 +1422,7 @@ pub fn connect(
     Ok(con)
 }
 
-/// redis_mq patch 7: a socket whose every read and write waits at most
+/// redis_mq patch 5: a socket whose every read and write waits at most
 /// until `deadline`, then fails with `TimedOut`.
 #[cfg(feature = "tls-rustls")]
 struct ByDeadline<'a> {

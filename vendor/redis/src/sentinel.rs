@@ -131,7 +131,6 @@ use log::warn;
 use rand::RngExt;
 #[cfg(feature = "r2d2")]
 use std::sync::Mutex;
-use std::time::Duration;
 use std::{collections::HashMap, num::NonZeroUsize};
 
 #[cfg(feature = "tls-rustls")]
@@ -172,9 +171,6 @@ pub struct Sentinel {
     replica_start_index: usize,
     #[cfg(feature = "tls-rustls")]
     certs: Option<TlsCertificates>,
-    // redis_mq patch 4: how long each connect and each reply of the sync API
-    // may take (`None`: no bound, as before).
-    timeout: Option<Duration>,
 }
 
 /// Holds the connection information that a sentinel should use when connecting to the
@@ -357,9 +353,9 @@ fn valid_addrs<'a>(
 
 fn determine_master_from_role_or_info_replication(
     connection_info: &ConnectionInfo,
-    timeout: Option<Duration>,
 ) -> RedisResult<bool> {
-    let mut conn = connect_within(connection_info, timeout)?;
+    let client = Client::open(connection_info.clone())?;
+    let mut conn = client.get_connection()?;
 
     //Once the client discovered the address of the master instance, it should attempt a connection with the master, and call the ROLE command in order to verify the role of the instance is actually a master.
     let role_result = check_role(&mut conn);
@@ -433,14 +429,13 @@ fn find_valid_master(
     service_name: &str,
     node_connection_info: &SentinelNodeConnectionInfo,
     #[cfg(feature = "tls-rustls")] certs: &Option<TlsCertificates>,
-    timeout: Option<Duration>,
 ) -> RedisResult<ConnectionInfo> {
     for (ip, port) in valid_addrs(masters, |m| is_master_valid(m, service_name)) {
         #[cfg(not(feature = "tls-rustls"))]
         let connection_info = node_connection_info.create_connection_info(ip, port)?;
         #[cfg(feature = "tls-rustls")]
         let connection_info = node_connection_info.create_connection_info(ip, port, certs)?;
-        if determine_master_from_role_or_info_replication(&connection_info, timeout)? {
+        if determine_master_from_role_or_info_replication(&connection_info)? {
             return Ok(connection_info);
         }
     }
@@ -672,9 +667,9 @@ async fn async_try_single_sentinel<T: FromRedisValue>(
 fn reconnect(
     connection: &mut Option<Connection>,
     connection_info: &ConnectionInfo,
-    timeout: Option<Duration>,
 ) -> RedisResult<()> {
-    let new_connection = connect_within(connection_info, timeout)?;
+    let sentinel_client = Client::open(connection_info.clone())?;
+    let new_connection = sentinel_client.get_connection()?;
     connection.replace(new_connection);
     let role: Role = crate::cmd("ROLE").query(connection.as_mut().unwrap())?;
     if !matches!(role, Role::Sentinel { .. }) {
@@ -684,39 +679,20 @@ fn reconnect(
     Ok(())
 }
 
-/// redis_mq patch 4: a connection whose connect, and then every reply, take
-/// at most `timeout` (`None`: unbounded, as `Client::get_connection`). A
-/// sentinel or a master that does not answer (a host cut off) otherwise held
-/// the caller for as long as the kernel keeps trying, or for ever.
-fn connect_within(
-    connection_info: &ConnectionInfo,
-    timeout: Option<Duration>,
-) -> RedisResult<Connection> {
-    let client = Client::open(connection_info.clone())?;
-    let Some(timeout) = timeout else {
-        return client.get_connection();
-    };
-    let connection = client.get_connection_with_timeout(timeout)?;
-    connection.set_read_timeout(Some(timeout))?;
-    connection.set_write_timeout(Some(timeout))?;
-    Ok(connection)
-}
-
 fn try_single_sentinel<T: FromRedisValue>(
     cmd: Cmd,
     connection_info: &ConnectionInfo,
     cached_connection: &mut Option<Connection>,
-    timeout: Option<Duration>,
 ) -> RedisResult<T> {
     if cached_connection.is_none() {
-        reconnect(cached_connection, connection_info, timeout)?;
+        reconnect(cached_connection, connection_info)?;
     }
 
     let result = cmd.query(cached_connection.as_mut().unwrap());
 
     if let Err(err) = result {
         if err.is_unrecoverable_error() || err.is_io_error() {
-            reconnect(cached_connection, connection_info, timeout)?;
+            reconnect(cached_connection, connection_info)?;
             cmd.query(cached_connection.as_mut().unwrap())
         } else {
             Err(err)
@@ -744,19 +720,6 @@ impl Sentinel {
     /// `params` must contain addresses of Redis Sentinel nodes, not regular Redis nodes.
     pub fn build<T: IntoConnectionInfo>(params: Vec<T>) -> RedisResult<Self> {
         Self::build_inner(params, None)
-    }
-
-    #[cfg(feature = "tls-rustls")]
-    /// redis_mq patch 5: like [`Sentinel::build`], with the certificates
-    /// (a private CA, a client certificate) for the masters and replicas it
-    /// names when their [`SentinelNodeConnectionInfo`] asks for TLS, as
-    /// `SentinelClientBuilder` already offers. Without them, `master_for`
-    /// checks a master's `ROLE` trusting only the system's roots.
-    pub fn build_with_tls<T: IntoConnectionInfo>(
-        params: Vec<T>,
-        certs: TlsCertificates,
-    ) -> RedisResult<Self> {
-        Self::build_inner(params, Some(certs))
     }
 
     fn build_inner<T: IntoConnectionInfo>(
@@ -798,7 +761,6 @@ impl Sentinel {
                 async_connections_cache,
                 replica_start_index: random_replica_index(NonZeroUsize::new(1000000).unwrap()),
                 certs,
-                timeout: None,
             })
         }
 
@@ -812,7 +774,6 @@ impl Sentinel {
                 connections_cache,
                 async_connections_cache,
                 replica_start_index: random_replica_index(NonZeroUsize::new(1000000).unwrap()),
-                timeout: None,
             })
         }
 
@@ -823,7 +784,6 @@ impl Sentinel {
                 connections_cache,
                 replica_start_index: random_replica_index(NonZeroUsize::new(1000000).unwrap()),
                 certs,
-                timeout: None,
             })
         }
 
@@ -833,7 +793,6 @@ impl Sentinel {
                 sentinels_connection_info,
                 connections_cache,
                 replica_start_index: random_replica_index(NonZeroUsize::new(1000000).unwrap()),
-                timeout: None,
             })
         }
     }
@@ -855,8 +814,7 @@ impl Sentinel {
             .iter()
             .zip(self.connections_cache.iter_mut())
         {
-            match try_single_sentinel(cmd.clone(), connection_info, cached_connection, self.timeout)
-            {
+            match try_single_sentinel(cmd.clone(), connection_info, cached_connection) {
                 Ok(result) => {
                     return Ok(result);
                 }
@@ -906,7 +864,6 @@ impl Sentinel {
                 sentinel_masters_cmd(),
                 connection_info,
                 cached_connection,
-                self.timeout,
             ) {
                 Ok(masters) => masters,
                 Err(err) => {
@@ -915,15 +872,9 @@ impl Sentinel {
                 }
             };
             #[cfg(not(feature = "tls-rustls"))]
-            let found = find_valid_master(masters, service_name, node_connection_info, self.timeout);
+            let found = find_valid_master(masters, service_name, node_connection_info);
             #[cfg(feature = "tls-rustls")]
-            let found = find_valid_master(
-                masters,
-                service_name,
-                node_connection_info,
-                &self.certs,
-                self.timeout,
-            );
+            let found = find_valid_master(masters, service_name, node_connection_info, &self.certs);
             match found {
                 Ok(address) => return Ok(address),
                 Err(err) if err.kind() == ErrorKind::MasterNameNotFoundBySentinel => {
@@ -957,13 +908,6 @@ impl Sentinel {
     ) -> RedisResult<Vec<ConnectionInfo>> {
         let replicas = self.get_sentinel_replicas(service_name)?;
         get_valid_replicas_addresses(replicas, node_connection_info, &self.certs)
-    }
-
-    /// redis_mq patch 4: bounds each connect, and each reply, that the sync
-    /// API waits for (to a sentinel, and to a master for its `ROLE`) by
-    /// `timeout`. `None`, the default, waits as long as the system does.
-    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout;
     }
 
     /// Determines the master's address for the given name, and returns a client for that
@@ -1376,7 +1320,6 @@ impl SentinelClient {
                         .connections_cache
                         .first_mut()
                         .unwrap_or(&mut None),
-                    self.sentinel.timeout,
                 ) {
                     Ok(Role::Sentinel { .. }) => {
                         return Ok(client);
