@@ -1,6 +1,7 @@
-//! Windows (the MSVC and GNU targets). The two calls std lacks are declared
-//! here by hand: they are in kernel32, which every Windows program links,
-//! so no binding crate is needed for two lines.
+//! Windows (the MSVC and GNU targets). The one call std lacks,
+//! `SetConsoleCtrlHandler`, is declared here by hand: it is in kernel32,
+//! which every Windows program links, so no binding crate (windows-sys) is
+//! needed for one line.
 
 use std::io;
 use std::os::windows::io::AsRawHandle;

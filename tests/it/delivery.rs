@@ -206,9 +206,10 @@ fn ctrl_c_and_kill_stop_the_consumers_without_losing_an_element() {
     }
 }
 
-/// SIGHUP (a closed terminal, a dropped ssh session), SIGQUIT (Ctrl-\\) and
-/// SIGUSR1 while draining: the plain consumer lost the element it held each
-/// time. Now they stop it between elements, like SIGTERM.
+/// SIGHUP (a closed terminal, a dropped ssh session), SIGQUIT (Ctrl-\\),
+/// SIGUSR1, SIGUSR2 and SIGALRM while draining: the plain consumer lost the
+/// element it held each time. Now they stop it between elements, like
+/// SIGTERM.
 #[test]
 fn hangup_quit_and_usr1_stop_the_consumers_without_losing_an_element() {
     for sig in ["-HUP", "-QUIT", "-USR1", "-USR2", "-ALRM"] {

@@ -293,6 +293,8 @@ fn since(cut: u64, t: u64) -> u64 {
     (t + 86_400 - cut) % 86_400
 }
 
+/// A log line just after midnight is counted seconds after a cut just
+/// before it, not a day before.
 #[test]
 fn seconds_are_counted_across_midnight() {
     assert_eq!(since(86_399, 1), 2);

@@ -692,8 +692,14 @@ fn a_sentinel_user_limited_to_the_spec_works() {
         assert_eq!(answer.status, 302, "{}", answer.text());
         assert_eq!(web.get("/pubsub").status, 302);
     }
-    assert_eq!(tasks(&consumer.wait_stdout(4, Duration::from_secs(10))).len(), 3);
-    assert_eq!(tasks(&subscriber.wait_stdout(4, Duration::from_secs(10))).len(), 3);
+    assert_eq!(
+        tasks(&consumer.wait_stdout(4, Duration::from_secs(10))).len(),
+        3
+    );
+    assert_eq!(
+        tasks(&subscriber.wait_stdout(4, Duration::from_secs(10))).len(),
+        3
+    );
     for lines in [
         web.program.stderr_lines(),
         consumer.stderr_lines(),
