@@ -659,7 +659,7 @@ fn a_sentinel_user_limited_to_the_spec_works() {
             &[
                 "ACL",
                 "SETUSER",
-                "mq-client",
+                "sentinel-client",
                 "on",
                 ">limited-pw",
                 "-@all",
@@ -677,7 +677,7 @@ fn a_sentinel_user_limited_to_the_spec_works() {
         assert!(set.is_some(), "ACL SETUSER on sentinel {}", s.port);
     }
     let limited = [
-        ("REDIS_SENTINEL_USERNAME", "mq-client"),
+        ("REDIS_SENTINEL_USERNAME", "sentinel-client"),
         ("REDIS_SENTINEL_PASSWORD", "limited-pw"),
     ];
     let env = rig.env();
