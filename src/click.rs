@@ -15,7 +15,7 @@ use crate::http::Reply;
 /// two machines; none in time is [`Reply::NotOnAReplica`] (202).
 pub fn push_and_confirm(
     rcon: &mut Connection,
-    push: impl FnOnce(&mut redis::Connection) -> RedisResult<Reply>,
+    push: impl FnMut(&mut redis::Connection) -> RedisResult<Reply>,
 ) -> Reply {
     match rcon.run(push) {
         Ok(reply) => match rcon.confirm_on_a_replica() {
@@ -33,7 +33,7 @@ pub fn push_and_confirm(
 /// for a replica to confirm.
 pub fn publish(
     rcon: &mut Connection,
-    publish: impl FnOnce(&mut redis::Connection) -> RedisResult<Reply>,
+    publish: impl FnMut(&mut redis::Connection) -> RedisResult<Reply>,
 ) -> Reply {
     rcon.run(publish).unwrap_or_else(Reply::Failed)
 }

@@ -26,9 +26,9 @@ use redis::{Commands, PubSub, RedisResult};
 use crate::connect::{self, CONNECT_TIMEOUT};
 use crate::exit::Stop;
 use crate::failure::{Failure, What};
-use crate::sentinel;
 use crate::signals;
 use crate::target::{Finder, Target, show_addr};
+use crate::{cluster, sentinel};
 
 /// How long one `BLPOP` (or `BLMOVE`) of the consumer waits in Redis, and
 /// one read of the subscriber waits for a message, before its loop looks
@@ -72,6 +72,9 @@ pub struct Connection {
     /// A subscription was made on `rcon`: it ends only when the connection
     /// is lost, so the next one needs a new connection.
     subscribed: bool,
+    /// The connection the last command went out on after an `ASK`: only
+    /// there can `WAIT` confirm it.
+    asked: Option<redis::Connection>,
 }
 
 enum Policy {
@@ -120,6 +123,7 @@ impl Connection {
             refusals: Backoff::new(),
             last_refusal: None,
             subscribed: false,
+            asked: None,
         }
     }
 
@@ -149,20 +153,67 @@ impl Connection {
     /// Runs `command` once on a live connection. After a failure the
     /// connection is replaced when it cannot carry another command, and the
     /// [`Failure`] says whether the command may have run.
+    ///
+    /// On a Redis Cluster, a node that does not hold our keys answers
+    /// `MOVED` (the command did not run there): the command goes to the node
+    /// named, which is kept; `ASK` (the slot is moving) sends it once to the
+    /// node named, after `ASKING`.
     pub fn run<T>(
         &mut self,
-        command: impl FnOnce(&mut redis::Connection) -> RedisResult<T>,
+        mut command: impl FnMut(&mut redis::Connection) -> RedisResult<T>,
     ) -> Result<T, Failure> {
-        let rcon = self.live()?;
-        let result = command(rcon);
-        self.last_used = Instant::now();
-        result.map_err(|e| {
-            let failure = self.failure(&e, true);
-            if failure.ends_the_connection() {
-                self.rcon = None;
+        self.asked = None;
+        for _ in 0..3 {
+            let rcon = self.live()?;
+            let result = command(rcon);
+            self.last_used = Instant::now();
+            let e = match result {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            match (
+                e.code(),
+                e.redirect_node().and_then(|(node, _)| split_node(node)),
+            ) {
+                (Some("MOVED"), Some(node)) => {
+                    self.target.cluster.held_by(Some(node));
+                    self.rcon = None;
+                }
+                (Some("ASK"), Some((host, port))) => return self.run_asking(&host, port, command),
+                _ => {
+                    let failure = self.failure(&e, true);
+                    if failure.ends_the_connection() {
+                        self.rcon = None;
+                    }
+                    return Err(failure);
+                }
             }
-            failure
-        })
+        }
+        Err(Failure::new(What::NoPrimaryYet, &self.target.to_string()))
+    }
+
+    /// `ASKING`, then `command`, on a connection of its own to the node a
+    /// slot is moving to, opened within the policy's bound.
+    fn run_asking<T>(
+        &mut self,
+        host: &str,
+        port: u16,
+        mut command: impl FnMut(&mut redis::Connection) -> RedisResult<T>,
+    ) -> Result<T, Failure> {
+        let (deadline, read_timeout) = self.connect_bound();
+        // The web's bound is the click's, for the command too.
+        let read_timeout = match self.policy {
+            Policy::Bounded { deadline } => connect::time_left(deadline).ok(),
+            Policy::Patient { .. } => read_timeout,
+        };
+        let info = self.target.node_info(host, port).map_err(|e| self.failure(&e, false))?;
+        let mut rcon = connect::open(info, &self.target.to_string(), deadline, read_timeout)?;
+        redis::cmd("ASKING")
+            .query::<()>(&mut rcon)
+            .map_err(|e| self.failure(&e, false))?;
+        let done = command(&mut rcon).map_err(|e| self.failure(&e, true))?;
+        self.asked = Some(rcon);
+        Ok(done)
     }
 
     /// A worker's command: runs `command` once, whose `None` means "nothing
@@ -173,7 +224,7 @@ impl Connection {
     /// [`wait_then_reconnect`]: Self::wait_then_reconnect
     pub fn run_or_reconnect<T>(
         &mut self,
-        command: impl FnOnce(&mut redis::Connection) -> RedisResult<Option<T>>,
+        command: impl FnMut(&mut redis::Connection) -> RedisResult<Option<T>>,
     ) -> Result<Option<T>, Stop> {
         match self.run(command) {
             Ok(value) => Ok(value),
@@ -266,7 +317,7 @@ impl Connection {
     /// not come. Always on the connection the write went out on: `WAIT` on
     /// another would confirm nothing.
     pub fn confirm_on_a_replica(&mut self) -> Option<usize> {
-        if !self.target.uses_sentinel() {
+        if !self.target.has_replicas() {
             return None;
         }
         let Policy::Bounded { deadline } = self.policy else {
@@ -276,18 +327,26 @@ impl Connection {
         // left) runs out, so it gets that less a margin for the round trip.
         let left = connect::time_left(deadline).unwrap_or_default();
         let wait_ms = left.saturating_sub(Duration::from_millis(100)).as_millis() as u64;
-        if wait_ms == 0 || self.rcon.is_none() {
+        // The connection the push went out on, as it is: never a new one.
+        let mut asked = self.asked.take();
+        let Some(rcon) = asked.as_mut().or(self.rcon.as_mut()) else {
+            return Some(0);
+        };
+        if wait_ms == 0 {
             return Some(0);
         }
-        let wait =
-            |rcon: &mut redis::Connection| redis::cmd("WAIT").arg(1).arg(wait_ms).query(rcon);
-        match self.run(wait) {
-            Ok(replicas) => Some(replicas),
-            Err(failure) => {
-                debug!("WAIT got no answer ({failure}); the push is not confirmed");
+        let confirmed = redis::cmd("WAIT").arg(1).arg(wait_ms).query(rcon);
+        self.last_used = Instant::now();
+        confirmed.map_or_else(
+            |e| {
+                debug!("WAIT got no answer ({e}); the push is not confirmed");
+                if asked.is_none() {
+                    self.rcon = None;
+                }
                 Some(0)
-            }
-        }
+            },
+            Some,
+        )
     }
 
     /// The kept connection, or a new one: checked first if the web's sat
@@ -340,13 +399,14 @@ impl Connection {
     /// Finds the node and opens a connection to it, within the policy's
     /// bound for one connect.
     fn open(&mut self) -> Result<(redis::Connection, String), Failure> {
-        let shown = self.target.to_string();
-        let (deadline, read_timeout) = match self.policy {
-            Policy::Bounded { deadline } => (deadline.min(Instant::now() + CONNECT_TIMEOUT), None),
-            Policy::Patient { read_timeout } => (Instant::now() + CONNECT_TIMEOUT, read_timeout),
-        };
+        let (deadline, read_timeout) = self.connect_bound();
         self.switches = sentinel::switches();
+        let cluster = &self.target.cluster;
         let ((host, port), sentinels) = match &self.target.finder {
+            Finder::Url if cluster.is_cluster() => match cluster.holder() {
+                Some(holder) => (holder, false),
+                None => (cluster::find_holder(&self.target, deadline)?, false),
+            },
             Finder::Url => {
                 let (host, port) = self.target.url_node();
                 ((host.to_owned(), port), false)
@@ -356,23 +416,50 @@ impl Connection {
                 true,
             ),
         };
+        let opened = self.open_node(&host, port, deadline, read_timeout, sentinels);
+        if opened.is_err() && cluster.is_cluster() {
+            // Gone, or no longer the holder: ask the cluster next time.
+            cluster.held_by(None);
+        }
+        opened
+    }
+
+    /// The bound of one connect, and the read timeout it keeps.
+    fn connect_bound(&self) -> (Instant, Option<Duration>) {
+        match self.policy {
+            Policy::Bounded { deadline } => (deadline.min(Instant::now() + CONNECT_TIMEOUT), None),
+            Policy::Patient { read_timeout } => (Instant::now() + CONNECT_TIMEOUT, read_timeout),
+        }
+    }
+
+    /// A connection to the node at `host:port`, checked with `ROLE` to be
+    /// a primary where there are replicas (the Sentinel client spec's check).
+    fn open_node(
+        &self,
+        host: &str,
+        port: u16,
+        deadline: Instant,
+        read_timeout: Option<Duration>,
+        sentinels: bool,
+    ) -> Result<(redis::Connection, String), Failure> {
+        let shown = self.target.to_string();
         let with = |e: &redis::RedisError| Failure::from_redis(e, &shown, false, sentinels);
-        let info = self.target.node_info(&host, port).map_err(|e| with(&e))?;
+        let info = self.target.node_info(host, port).map_err(|e| with(&e))?;
         let mut rcon = connect::open(info, &shown, deadline, read_timeout).map_err(|mut f| {
             if let What::Password { with_sentinel, .. } = &mut f.what {
                 *with_sentinel = sentinels;
             }
             f
         })?;
-        if sentinels {
-            // The spec's check: the node named is the primary now.
+        if self.target.has_replicas() {
+            // The node named is the primary now.
             let role: Vec<redis::Value> =
                 redis::cmd("ROLE").query(&mut rcon).map_err(|e| with(&e))?;
             if !matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master") {
                 return Err(Failure::new(What::NoPrimaryYet, &shown));
             }
         }
-        Ok((rcon, show_addr(&host, port)))
+        Ok((rcon, show_addr(host, port)))
     }
 
     /// A worker's connect, retried with the capped backoff until Redis
@@ -399,6 +486,9 @@ impl Connection {
                     }
                     return Ok(());
                 }
+                Err(failure) if failure.what == What::ClusterHasOnlyDb0 => {
+                    return Err(Stop::Setting(failure.to_string()));
+                }
                 Err(failure) => {
                     failures += 1;
                     let delay = backoff.next_delay();
@@ -415,7 +505,7 @@ impl Connection {
     /// The node and how it was found: `127.0.0.1:6379 (db 1)`, or with
     /// Sentinel `127.0.0.1:6380, the primary of "mq" per the sentinels ...`.
     fn shown_node(&self) -> String {
-        if self.target.uses_sentinel() {
+        if self.target.has_replicas() {
             format!("{}, {}", self.node, self.target)
         } else {
             self.target.to_string()
@@ -477,6 +567,15 @@ impl Backoff {
     }
 }
 
+/// `host:port` (`[::1]:6379` too) as a host and a port.
+fn split_node(node: &str) -> Option<(String, u16)> {
+    let (host, port) = node.rsplit_once(':')?;
+    Some((
+        host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        port.parse().ok()?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,5 +585,15 @@ mod tests {
         let mut backoff = Backoff::new();
         let delays: Vec<u128> = (0..9).map(|_| backoff.next_delay().as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+    }
+
+    #[test]
+    fn a_redirect_names_a_host_and_port() {
+        assert_eq!(
+            split_node("127.0.0.1:7000"),
+            Some(("127.0.0.1".into(), 7000))
+        );
+        assert_eq!(split_node("[::1]:7000"), Some(("::1".into(), 7000)));
+        assert_eq!(split_node("nowhere"), None);
     }
 }

@@ -39,6 +39,8 @@ pub enum What {
     /// This node is not the primary any more (`READONLY`, `MASTERDOWN`,
     /// `UNBLOCKED`): find the node again, at once.
     NotPrimary(String),
+    /// A cluster refused `SELECT`: it has only db 0.
+    ClusterHasOnlyDb0,
     /// Redis refused the password (`with_sentinel`: it may be the
     /// sentinels' or the nodes').
     Password { words: String, with_sentinel: bool },
@@ -55,6 +57,8 @@ impl Failure {
             What::Tls(words)
         } else if e.is_timeout() {
             What::NoAnswer
+        } else if e.detail().is_some_and(|d| d.contains("SELECT is not allowed in cluster mode")) {
+            What::ClusterHasOnlyDb0
         } else if matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "UNBLOCKED")) {
             What::NotPrimary(redis_words(e))
         } else if e.kind() == ErrorKind::AuthenticationFailed
@@ -170,6 +174,9 @@ impl Failure {
                 "If Redis is not running, start it (scripts/demo starts one for you); if it is, see whether it takes connections (maxclients, a firewall). Then go back and click again."
             }
             What::Password { .. } => "Check the password in REDIS_URL and restart the web server.",
+            What::ClusterHasOnlyDb0 => {
+                "Set REDIS_URL's db to 0 (it ends in /0) and restart the web server."
+            }
             What::NotPrimary(_) | What::Refused(_) => {
                 "Redis says what is wrong above; fix that in Redis, then click again."
             }
@@ -177,8 +184,7 @@ impl Failure {
                 "Is REDIS_URL the address of a Redis? Fix it and restart the web server."
             }
         };
-        let end = if self.status() == 500 { "." } else { ":" };
-        let said = if end == "." {
+        let said = if self.status() == 500 {
             format!("{self}. Nothing was pushed or published.")
         } else {
             format!("{self}: nothing was pushed or published.")
@@ -205,7 +211,8 @@ impl Failure {
         match &self.what {
             What::Unreachable(why) | What::Tls(why) | What::Unusable(why) => why,
             What::NoAnswer => "no answer in time",
-            What::NoPrimaryYet => "the sentinels name no primary yet",
+            What::ClusterHasOnlyDb0 => "a cluster has only db 0",
+            What::NoPrimaryYet => "no primary holds our keys yet",
             What::NotPrimary(why) | What::Refused(why) => why,
             What::Password { words, .. } => words,
         }
@@ -228,7 +235,11 @@ impl fmt::Display for Failure {
             }
             What::NoPrimaryYet => write!(
                 f,
-                "Redis at {at}: the sentinels name no primary yet (a failover takes a few seconds)"
+                "Redis at {at}: no primary holds our keys yet (a failover takes a few seconds)"
+            ),
+            What::ClusterHasOnlyDb0 => write!(
+                f,
+                "Redis at {at} is a cluster, which has only db 0: end REDIS_URL with /0"
             ),
             What::Password {
                 words,

@@ -40,6 +40,7 @@
 //! `vendor/redis`; see each one's `PATCHES.md`.
 
 pub mod click;
+mod cluster;
 pub mod config;
 mod connect;
 pub mod connection;

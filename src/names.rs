@@ -11,15 +11,20 @@ pub const PRODCONS_QUEUE: &str = "task:prodcons:queue";
 /// (the original's `pubsub_channel`).
 pub const PUBSUB_CHANNEL: &str = "task:pubsub:channel";
 
-/// Where `consumer --reliable` keeps the element it is working on, so that
-/// a consumer killed half-way does not lose it (not in the original): one
-/// list per consumer, `task:prodcons:processing:NAME`.
-pub const PROCESSING_PREFIX: &str = "task:prodcons:processing:";
+// The keys below are not in the original. Each holds the queue's name in
+// braces, a Redis Cluster hash tag: they hash to the queue's own slot, so
+// every command and script touches one slot, on one node (and names its
+// keys, as managed clusters require).
 
-/// A reliable consumer's sign of life, `task:prodcons:consumer:NAME`: a key
-/// that expires unless the consumer keeps renewing it.
-pub const ALIVE_PREFIX: &str = "task:prodcons:consumer:";
+/// Where `consumer --reliable` keeps the element it is working on, so that
+/// a consumer killed half-way does not lose it: one list per consumer,
+/// `{task:prodcons:queue}:processing:NAME`.
+pub const PROCESSING_PREFIX: &str = "{task:prodcons:queue}:processing:";
+
+/// A reliable consumer's sign of life, `{task:prodcons:queue}:consumer:NAME`:
+/// a key that expires unless the consumer keeps renewing it.
+pub const ALIVE_PREFIX: &str = "{task:prodcons:queue}:consumer:";
 
 /// The names of the reliable consumers, a set: where a consumer looks for
 /// lists whose owner died, without scanning the db.
-pub const CONSUMERS: &str = "task:prodcons:consumers";
+pub const CONSUMERS: &str = "{task:prodcons:queue}:consumers";

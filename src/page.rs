@@ -104,14 +104,19 @@ fn read_status(rcon: &mut redis::Connection) -> RedisResult<Status> {
 /// With Sentinel: which node is the primary now, and how many replicas
 /// it streams to (`ROLE`), so a failover shows on the page.
 fn primary_html(rcon: &mut Connection) -> String {
-    if !rcon.target().uses_sentinel() {
+    if !rcon.target().has_replicas() {
         return String::new();
     }
+    let named_by = if rcon.target().uses_sentinel() {
+        "named by the sentinels"
+    } else {
+        "holds the queue's slot of the cluster"
+    };
     let replicas = rcon.run(replicas_of_the_primary);
     let node = escape_html(rcon.node().unwrap_or("unknown"));
     match replicas {
-        Ok(n) => format!("<br>\nprimary: {node} (named by the sentinels), {n} replicas connected"),
-        Err(_) => format!("<br>\nprimary: {node} (named by the sentinels), replicas unknown"),
+        Ok(n) => format!("<br>\nprimary: {node} ({named_by}), {n} replicas connected"),
+        Err(_) => format!("<br>\nprimary: {node} ({named_by}), replicas unknown"),
     }
 }
 

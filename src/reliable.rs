@@ -85,8 +85,8 @@ fn default_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// This consumer's sign of life, `task:prodcons:consumer:NAME`, and its
-/// name in the registry `task:prodcons:consumers`, both renewed every
+/// This consumer's sign of life, `{task:prodcons:queue}:consumer:NAME`, and its
+/// name in the registry `{task:prodcons:queue}:consumers`, both renewed every
 /// [`RENEW_EVERY`] by a thread with a connection of its own. Dropping it
 /// (the consumer stops in any way but SIGKILL or a crash of its host) stops
 /// and joins that thread, which first deletes the sign (one command, within
@@ -158,8 +158,8 @@ fn renew_failed(alive: &str, failure: &Failure) {
     }
 }
 
-/// `PSETEX task:prodcons:consumer:NAME 15000 1` and `SADD
-/// task:prodcons:consumers NAME`, in one round trip.
+/// `PSETEX {task:prodcons:queue}:consumer:NAME 15000 1` and `SADD
+/// {task:prodcons:queue}:consumers NAME`, in one round trip.
 fn renew(rcon: &mut redis::Connection, alive: &str, name: &str) -> RedisResult<()> {
     redis::pipe()
         .pset_ex(alive, 1, ALIVE_FOR.as_millis() as u64)
@@ -259,7 +259,7 @@ impl Task {
         }
     }
 
-    /// `BLMOVE task:prodcons:queue task:prodcons:processing:NAME LEFT LEFT 2`
+    /// `BLMOVE task:prodcons:queue {task:prodcons:queue}:processing:NAME LEFT LEFT 2`
     fn blmove(&mut self) -> Result<Option<Vec<u8>>, Failure> {
         let processing = &self.processing;
         self.rcon.run(|rcon| {
@@ -323,7 +323,7 @@ impl Task {
         }
     }
 
-    /// `LREM task:prodcons:processing:NAME -1 task`, tried again (waiting
+    /// `LREM {task:prodcons:queue}:processing:NAME -1 task`, tried again (waiting
     /// for Redis each time) until Redis takes it, or a stop is asked for.
     fn lrem_until_redis_takes_it(&mut self, task: &[u8]) -> Result<(), Stop> {
         let processing = &self.processing;

@@ -7,8 +7,8 @@
 //! then gives only the db, the password and whether to use TLS.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use redis::io::tcp::TcpSettings;
 use redis::{
@@ -29,6 +29,39 @@ pub struct Target {
     tls: Option<Tls>,
     shown: String,
     pub(crate) finder: Finder,
+    /// What the programs learnt of a Redis Cluster behind the URL.
+    pub(crate) cluster: Arc<ClusterView>,
+}
+
+/// A Redis Cluster behind the URL, as this program has learnt it: shared by
+/// every clone of the target, so by every worker. A node that answers
+/// `MOVED` says it is a cluster, and which node holds the queue's slot.
+#[derive(Default)]
+pub(crate) struct ClusterView {
+    is_cluster: AtomicBool,
+    /// Where the last `MOVED` or `CLUSTER SLOTS` said our keys are.
+    holder: Mutex<Option<(String, u16)>>,
+    /// Every node `CLUSTER SLOTS` named, to ask when the holder is gone.
+    pub nodes: Mutex<Vec<(String, u16)>>,
+}
+
+impl ClusterView {
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.is_cluster.load(Ordering::Relaxed)
+    }
+
+    /// Our keys are at `node` now (a `MOVED`, or `CLUSTER SLOTS`);
+    /// `None`: look for them again.
+    pub(crate) fn held_by(&self, node: Option<(String, u16)>) {
+        if node.is_some() {
+            self.is_cluster.store(true, Ordering::Relaxed);
+        }
+        *self.holder.lock().unwrap_or_else(|e| e.into_inner()) = node;
+    }
+
+    pub(crate) fn holder(&self) -> Option<(String, u16)> {
+        self.holder.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// How the node that holds our keys is found.
@@ -95,6 +128,7 @@ impl Target {
             tls,
             shown,
             finder: Finder::Url,
+            cluster: Arc::default(),
         })
     }
 
@@ -116,6 +150,12 @@ impl Target {
     /// a push is confirmed on one.
     pub(crate) fn uses_sentinel(&self) -> bool {
         matches!(self.finder, Finder::Sentinels(_))
+    }
+
+    /// True with Sentinel, and on a cluster: the node is a primary with
+    /// replicas, and a push is confirmed on one.
+    pub(crate) fn has_replicas(&self) -> bool {
+        self.uses_sentinel() || self.cluster.is_cluster()
     }
 
     /// The URL's host and port.

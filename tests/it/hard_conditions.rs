@@ -279,7 +279,7 @@ fn a_slow_reliable_consumer_keeps_its_element() {
     let held = eventually(Duration::from_secs(10), || {
         redis
             .conn()
-            .llen::<_, usize>("task:prodcons:processing:slow")
+            .llen::<_, usize>("{task:prodcons:queue}:processing:slow")
             .is_ok_and(|n| n == 1)
     });
     assert!(held, "the slow consumer took the element");
@@ -292,7 +292,7 @@ fn a_slow_reliable_consumer_keeps_its_element() {
         "the other consumer printed {} lines",
         printed.len()
     );
-    let still: usize = redis.conn().llen("task:prodcons:processing:slow").expect("llen");
+    let still: usize = redis.conn().llen("{task:prodcons:queue}:processing:slow").expect("llen");
     assert_eq!(still, 1, "still held by the slow consumer");
     // The reader comes back: the slow consumer prints it and lets it go.
     let mut reader = BufReader::new(reader);
@@ -301,7 +301,10 @@ fn a_slow_reliable_consumer_keeps_its_element() {
     let mut got = String::new();
     reader.read_line(&mut got).expect("task line");
     assert_eq!(got.trim_end().len(), "Task get ".len() + big.len());
-    assert!(wait_empty(&redis, &["task:prodcons:processing:slow"]));
+    assert!(wait_empty(
+        &redis,
+        &["{task:prodcons:queue}:processing:slow"]
+    ));
     let _ = slow.kill();
     let _ = slow.wait();
 }
@@ -320,8 +323,8 @@ fn a_busy_db_costs_the_reliable_consumer_nothing() {
         .query(&mut conn)
         .expect("populate");
     // What a consumer "dead" left behind: its list, its registered name, no sign of life.
-    let _: () = conn.rpush("task:prodcons:processing:dead", "left").expect("rpush");
-    let _: () = conn.sadd("task:prodcons:consumers", "dead").expect("sadd");
+    let _: () = conn.rpush("{task:prodcons:queue}:processing:dead", "left").expect("rpush");
+    let _: () = conn.sadd("{task:prodcons:queue}:consumers", "dead").expect("sadd");
     let _: () = redis::cmd("CONFIG").arg(&["RESETSTAT"]).query(&mut conn).expect("resetstat");
     let consumer = start_consumer_with(&redis, &["--reliable"], &[("CONSUMER_NAME", "test")]);
     let _: () = conn.lpush(QUEUE, "fresh").expect("lpush");

@@ -24,6 +24,7 @@
 //! `support` starts the servers and programs and reads what they print.
 
 mod browser;
+mod cluster;
 mod delivery;
 mod demo;
 mod faults;

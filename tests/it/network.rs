@@ -797,7 +797,7 @@ fn the_primary_host_cut_off_loses_no_302() {
                 &rig,
                 new_host,
                 new_primary,
-                &["-n", "1", "llen", "task:prodcons:processing:rel"],
+                &["-n", "1", "llen", "{task:prodcons:queue}:processing:rel"],
             )
             .trim()
                 == "0"

@@ -68,7 +68,7 @@ fn plain_consumer_has_no_processing_list() {
     preload(&redis, 100);
     let consumer = start_consumer(&redis, &[]);
     consumer.wait_stdout(101, Duration::from_secs(10));
-    let lists: Vec<String> = redis.conn().keys("task:prodcons:processing*").expect("keys");
+    let lists: Vec<String> = redis.conn().keys("{task:prodcons:queue}:processing*").expect("keys");
     assert!(
         lists.is_empty(),
         "the default mirrors the original: BLPOP only"
@@ -123,8 +123,9 @@ fn two_reliable_consumers_never_reprint_each_others_work() {
     };
     let mut consumers = [start(), start()];
     let names = preload(&redis, 10_000);
-    let lists =
-        || -> Vec<String> { redis.conn().keys("task:prodcons:processing:*").expect("keys") };
+    let lists = || -> Vec<String> {
+        redis.conn().keys("{task:prodcons:queue}:processing:*").expect("keys")
+    };
     assert!(wait_empty(&redis, &[QUEUE]), "drained");
     let all_empty = eventually(Duration::from_secs(10), || {
         lists().iter().all(|l| redis.conn().llen::<_, usize>(l).is_ok_and(|n| n == 0))
@@ -144,19 +145,21 @@ fn what_a_dead_reliable_consumer_held_is_handed_back() {
     let redis = RedisServer::start();
     let mut conn = redis.conn();
     // Dead long ago: no sign of life at all.
-    let _: () = conn.rpush("task:prodcons:processing:gone", &["g1", "g2", "g3"]).expect("rpush");
+    let _: () = conn
+        .rpush("{task:prodcons:queue}:processing:gone", &["g1", "g2", "g3"])
+        .expect("rpush");
     // Dead just now: its sign of life still runs for 3 s.
-    let _: () = conn.rpush("task:prodcons:processing:recent", &["r1"]).expect("rpush");
-    let _: () = conn.pset_ex("task:prodcons:consumer:recent", 1, 3000).expect("pset_ex");
+    let _: () = conn.rpush("{task:prodcons:queue}:processing:recent", &["r1"]).expect("rpush");
+    let _: () = conn.pset_ex("{task:prodcons:queue}:consumer:recent", 1, 3000).expect("pset_ex");
     // Both had registered their names, as every reliable consumer does.
-    let _: () = conn.sadd("task:prodcons:consumers", &["gone", "recent"]).expect("sadd");
+    let _: () = conn.sadd("{task:prodcons:queue}:consumers", &["gone", "recent"]).expect("sadd");
 
     let consumer = reliable_consumer(&redis);
     let lines = consumer.wait_stdout(4, Duration::from_secs(10));
     let mut first = tasks(&lines);
     first.sort();
     assert_eq!(first, ["g1", "g2", "g3"], "handed back at start");
-    let still: usize = conn.llen("task:prodcons:processing:recent").expect("llen");
+    let still: usize = conn.llen("{task:prodcons:queue}:processing:recent").expect("llen");
     assert_eq!(still, 1, "a consumer seen 3 s ago is left alone");
 
     let lines = consumer.wait_stdout(5, Duration::from_secs(40));

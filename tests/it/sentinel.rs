@@ -521,7 +521,9 @@ fn five_failovers(name: &str, secured: bool) {
     let drained = eventually(Duration::from_secs(30), || {
         let mut conn = rig.conn(primary);
         conn.llen::<_, usize>(QUEUE).is_ok_and(|n| n == 0)
-            && conn.llen::<_, usize>("task:prodcons:processing:r").is_ok_and(|n| n == 0)
+            && conn
+                .llen::<_, usize>("{task:prodcons:queue}:processing:r")
+                .is_ok_and(|n| n == 0)
     });
     assert!(drained, "the consumers drained the queue");
     for worker in workers.iter_mut().chain([&mut subscriber]) {

@@ -38,7 +38,7 @@ pub const QUEUE: &str = "task:prodcons:queue";
 pub const CHANNEL: &str = "task:pubsub:channel";
 /// The processing list of the reliable consumers the tests start with
 /// `CONSUMER_NAME=test`.
-pub const PROCESSING: &str = "task:prodcons:processing:test";
+pub const PROCESSING: &str = "{task:prodcons:queue}:processing:test";
 
 /// redis-server settings under which every acknowledged write is on disk
 /// before Redis answers it, so a SIGKILL loses nothing Redis acknowledged.

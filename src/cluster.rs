@@ -1,0 +1,97 @@
+//! Redis Cluster: which node holds the queue's slot. Every key of this
+//! project is in that one slot (`src/names.rs`), so one node at a time is
+//! all a program needs. A node that does not hold it answers `MOVED` with
+//! the one that does (`src/connection.rs` follows that); when that node is
+//! gone, the nodes known so far are asked `CLUSTER SLOTS`, each within its
+//! share of the time, until one names the slot's primary.
+//!
+//! Why not the redis crate's cluster client: its sync client has no
+//! pub/sub, it sends `WAIT` to every primary and takes the smallest answer,
+//! and it would be a second connection type beside ours for what is, with
+//! one slot, a single redirect.
+
+use std::time::Instant;
+
+use crate::connect;
+use crate::failure::{Failure, What};
+use crate::names::PRODCONS_QUEUE;
+use crate::target::Target;
+
+/// The primary that holds the queue's slot, as the first node known (the
+/// URL's, or one `CLUSTER SLOTS` named before) that answers says by
+/// `deadline`.
+pub(crate) fn find_holder(target: &Target, deadline: Instant) -> Result<(String, u16), Failure> {
+    let view = &target.cluster;
+    let (host, port) = target.url_node();
+    let mut nodes = view.nodes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if !nodes.iter().any(|(h, p)| h == host && *p == port) {
+        nodes.push((host.to_owned(), port));
+    }
+    let mut last = Failure::new(What::NoPrimaryYet, &target.to_string());
+    for (tried, (host, port)) in nodes.iter().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ask_by = Instant::now() + left / (nodes.len() - tried) as u32;
+        match ask(target, host, *port, ask_by) {
+            Ok((holder, known)) => {
+                *view.nodes.lock().unwrap_or_else(|e| e.into_inner()) = known;
+                view.held_by(Some(holder.clone()));
+                return Ok(holder);
+            }
+            Err(failure) => last = failure,
+        }
+    }
+    Err(last)
+}
+
+/// `CLUSTER KEYSLOT task:prodcons:queue` and `CLUSTER SLOTS` to one node:
+/// the slot's primary, and every node named.
+type Holder = ((String, u16), Vec<(String, u16)>);
+fn ask(target: &Target, host: &str, port: u16, ask_by: Instant) -> Result<Holder, Failure> {
+    let shown = target.to_string();
+    let failed = |e: redis::RedisError| Failure::from_redis(&e, &shown, false, false);
+    let info = target.node_info(host, port).map_err(failed)?;
+    let left = connect::time_left(ask_by).map_err(|why| Failure::new(why, &shown))?;
+    let mut rcon = connect::open(info, &shown, ask_by, Some(left))?;
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(PRODCONS_QUEUE)
+        .query(&mut rcon)
+        .map_err(failed)?;
+    let ranges: Vec<Vec<redis::Value>> =
+        redis::cmd("CLUSTER").arg("SLOTS").query(&mut rcon).map_err(failed)?;
+    let mut holder = None;
+    let mut known = Vec::new();
+    for range in &ranges {
+        let [start, end, nodes @ ..] = range.as_slice() else {
+            continue;
+        };
+        let number = |v: &redis::Value| redis::from_redis_value_ref::<i64>(v).unwrap_or(-1);
+        let addrs: Vec<(String, u16)> = nodes.iter().filter_map(|n| address(n, host)).collect();
+        if (number(start)..=number(end)).contains(&slot) {
+            holder = addrs.first().cloned();
+        }
+        known.extend(addrs);
+    }
+    known.sort();
+    known.dedup();
+    match holder {
+        Some(holder) => Ok((holder, known)),
+        None => Err(Failure::new(What::NoPrimaryYet, &shown)),
+    }
+}
+
+/// A node of `CLUSTER SLOTS`, `[host, port, id, ...]`; an empty or `?` host
+/// is the node that answered (`asked`).
+fn address(node: &redis::Value, asked: &str) -> Option<(String, u16)> {
+    let redis::Value::Array(fields) = node else {
+        return None;
+    };
+    let host: String = redis::from_redis_value_ref(fields.first()?).ok()?;
+    let port: u16 = redis::from_redis_value_ref(fields.get(1)?).ok()?;
+    let host = if host.is_empty() || host == "?" {
+        asked.to_owned()
+    } else {
+        host
+    };
+    Some((host, port))
+}

@@ -1,0 +1,346 @@
+//! Redis Cluster: three primaries with a replica each on loopback
+//! (`redis-cli --cluster create`), `REDIS_URL` naming a node that does not
+//! hold the queue's slot. The programs reach the slot's primary by
+//! themselves (`MOVED`), and find it again when it dies. Each test waits
+//! for the cluster's own word (`CLUSTER INFO`, `CLUSTER SLOTS`), never a
+//! fixed sleep.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Six nodes, killed on drop.
+struct Cluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let args = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-timeout",
+            "2000",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--repl-diskless-sync-delay",
+            "0",
+        ];
+        let nodes: Vec<RedisServer> = (0..6).map(|_| RedisServer::with_args(&args)).collect();
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for node in &nodes {
+            create.arg(format!("127.0.0.1:{}", node.port));
+        }
+        let out = create
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .expect("redis-cli (scripts/test installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = Cluster { nodes };
+        let ok = eventually(Duration::from_secs(30), || {
+            cluster.nodes.iter().all(|n| cluster.info(n.port).contains("cluster_state:ok"))
+                && cluster.holder().is_some_and(|h| cluster.replicas_of(h) >= 1)
+        });
+        assert!(ok, "the cluster is up, the slot's primary has its replica");
+        cluster
+    }
+
+    /// `CLUSTER INFO` of the node on `port`, or "" when it does not answer.
+    fn info(&self, port: u16) -> String {
+        query(port, &["CLUSTER", "INFO"])
+            .and_then(|v| redis::from_redis_value(v).ok())
+            .unwrap_or_default()
+    }
+
+    /// The port of the primary that holds the queue's slot, as the first
+    /// node that answers says.
+    fn holder(&self) -> Option<u16> {
+        self.nodes.iter().find_map(|n| {
+            let slot: i64 =
+                redis::from_redis_value(query(n.port, &["CLUSTER", "KEYSLOT", QUEUE])?).ok()?;
+            let ranges: Vec<(i64, i64, (String, u16))> = match query(n.port, &["CLUSTER", "SLOTS"])?
+            {
+                redis::Value::Array(ranges) => ranges
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        redis::Value::Array(f) if f.len() >= 3 => {
+                            let start = redis::from_redis_value_ref(&f[0]).ok()?;
+                            let end = redis::from_redis_value_ref(&f[1]).ok()?;
+                            let redis::Value::Array(m) = &f[2] else {
+                                return None;
+                            };
+                            let host = redis::from_redis_value_ref(&m[0]).ok()?;
+                            let port = redis::from_redis_value_ref(&m[1]).ok()?;
+                            Some((start, end, (host, port)))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                _ => return None,
+            };
+            ranges
+                .into_iter()
+                .find(|(s, e, _)| (*s..=*e).contains(&slot))
+                .map(|(_, _, (_, p))| p)
+        })
+    }
+
+    /// How many replicas stream from the primary on `port` (`ROLE`).
+    fn replicas_of(&self, port: u16) -> usize {
+        match query(port, &["ROLE"]) {
+            Some(redis::Value::Array(role)) => match role.get(2) {
+                Some(redis::Value::Array(r)) => r.len(),
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    /// A primary that does not hold the queue's slot.
+    fn other_primary(&self) -> u16 {
+        let holder = self.holder().expect("holder");
+        self.nodes
+            .iter()
+            .map(|n| n.port)
+            .find(|&p| p != holder && matches!(query(p, &["ROLE"]), Some(redis::Value::Array(r)) if r.first().is_some_and(|v| redis::from_redis_value_ref::<String>(v).is_ok_and(|s| s == "master"))))
+            .expect("another primary")
+    }
+
+    fn node(&mut self, port: u16) -> &mut RedisServer {
+        self.nodes.iter_mut().find(|n| n.port == port).expect("node")
+    }
+}
+
+/// One command to the node on `port`, or `None` when it does not answer
+/// within a second.
+fn query(port: u16, args: &[&str]) -> Option<redis::Value> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(&mut conn).ok()
+}
+
+/// `REDIS_URL` naming any node is enough: pointed at a primary that does not
+/// hold the queue's slot, clicks are 302, the consumer, `consumer
+/// --reliable` and the subscriber print, and the page names the slot's
+/// primary; db 1 (the original's) is refused in one line, exit 2. (Before:
+/// every click 500 `MOVED`, the consumer retrying `SELECT` for ever.)
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn any_node_of_a_cluster_is_enough() {
+    let cluster = Cluster::start();
+    let other = cluster.other_primary();
+    let url = format!("redis://127.0.0.1:{other}/0");
+    let web = Web::start(&url);
+    let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
+    let subscriber = Program::start(env!("CARGO_BIN_EXE_subscriber"), &[("REDIS_URL", &url)]);
+    assert!(subscriber.wait_stderr("subscribed to", Duration::from_secs(10)).is_some());
+    for _ in 0..3 {
+        let answer = web.get("/prodcons");
+        assert_eq!(answer.status, 302, "{}", answer.text());
+        assert_eq!(web.get("/pubsub").status, 302);
+    }
+    assert_eq!(
+        tasks(&consumer.wait_stdout(4, Duration::from_secs(10))).len(),
+        3
+    );
+    assert_eq!(
+        tasks(&subscriber.wait_stdout(4, Duration::from_secs(10))).len(),
+        3
+    );
+    let page = web.get("/").text();
+    let holder = cluster.holder().expect("holder");
+    assert!(
+        page.contains(&format!("127.0.0.1:{holder} (holds the queue's slot")),
+        "{page}"
+    );
+
+    // consumer --reliable beside them: its keys are in the queue's slot.
+    let mut reliable = Command::new(env!("CARGO_BIN_EXE_consumer"));
+    reliable.arg("--reliable");
+    let reliable = Program::start_with(reliable, &[("REDIS_URL", &url), ("CONSUMER_NAME", "c1")]);
+    assert!(reliable.wait_stderr("connected to Redis", Duration::from_secs(10)).is_some());
+    let before = tasks(&consumer.stdout_lines()).len() + tasks(&reliable.stdout_lines()).len();
+    for _ in 0..6 {
+        assert_eq!(web.get("/prodcons").status, 302);
+    }
+    let all = eventually(Duration::from_secs(10), || {
+        tasks(&consumer.stdout_lines()).len() + tasks(&reliable.stdout_lines()).len() == before + 6
+    });
+    assert!(
+        all,
+        "{:?} {:?}",
+        consumer.stdout_lines(),
+        reliable.stderr_lines()
+    );
+    let said = reliable.stderr_lines();
+    assert!(
+        !said.iter().any(|l| l.contains("MOVED") || l.contains("CROSSSLOT")),
+        "{said:?}"
+    );
+
+    let db1 = format!("redis://127.0.0.1:{other}/1");
+    let line = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &db1)])
+        .exits_with_one_line(2, "db 1 on a cluster");
+    assert!(line.contains("only db 0") && line.contains("/0"), "{line}");
+}
+
+/// The slot's primary SIGKILLed under steady clicks: once the cluster says
+/// its replica took over (`CLUSTER SLOTS`, `cluster_state:ok`) and the old
+/// primary, started again, streams from it (`ROLE`), clicks are 302 again
+/// by themselves, the consumer prints on, and every element answered 302
+/// is printed or waiting.
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn the_slots_primary_killed_under_clicks_loses_no_302() {
+    let _heavy = heavy();
+    let mut cluster = Cluster::start();
+    let other = cluster.other_primary();
+    let url = format!("redis://127.0.0.1:{other}/0");
+    let web = Web::start_env(&[("REDIS_URL", &url), ("WORKERS", "4")]);
+    let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let clicker = {
+        let (stop, answers, addr) = (Arc::clone(&stop), Arc::clone(&answers), web.addr);
+        thread::spawn(move || {
+            let started = Instant::now();
+            while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(90) {
+                let status = http(addr, b"GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n").status;
+                answers.lock().expect("answers").push(status);
+                thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    thread::sleep(Duration::from_secs(1));
+    let old = cluster.holder().expect("holder");
+    cluster.node(old).kill();
+    let mut new = None;
+    let took_over = eventually(Duration::from_secs(40), || {
+        new = cluster.holder().filter(|&h| h != old);
+        new.is_some() && cluster.info(new.unwrap_or(0)).contains("cluster_state:ok")
+    });
+    assert!(took_over, "a replica takes the slot over");
+    let new = new.expect("new holder");
+    // Until the old primary is back as its replica, the new one has none to
+    // confirm a push: 202.
+    cluster.node(old).restart();
+    let streaming = eventually(Duration::from_secs(30), || cluster.replicas_of(new) >= 1);
+    assert!(streaming, "the old primary streams from the new one");
+    let seen = answers.lock().expect("answers").len();
+    let again = eventually(Duration::from_secs(20), || {
+        answers.lock().expect("answers")[seen..].contains(&302)
+    });
+    stop.store(true, Ordering::SeqCst);
+    clicker.join().expect("clicker");
+    let printed = consumer.stop_and_collect().len();
+    let consumer_said = consumer.stderr_lines();
+    let waiting: usize = query(new, &["LLEN", QUEUE])
+        .and_then(|v| redis::from_redis_value(v).ok())
+        .unwrap_or(0);
+    let answers = answers.lock().expect("answers").clone();
+    let counts = count_each(&answers);
+    eprintln!(
+        "cluster failover {old} -> {new}: answers {counts:?}; printed {printed}, {waiting} waiting"
+    );
+    let web_said = web.program.stderr_lines();
+    let tail = &web_said[web_said.len().saturating_sub(6)..];
+    assert!(again, "302 again after the failover: {counts:?} {tail:?}");
+    let ok = counts.get(&302).copied().unwrap_or(0);
+    let lost_on_the_wire = consumer
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("lost the connection"))
+        .count();
+    assert!(
+        printed + waiting + lost_on_the_wire >= ok,
+        "every 302 printed or waiting: {counts:?} {consumer_said:?}"
+    );
+    for status in counts.keys() {
+        assert!(matches!(status, 302 | 202 | 503 | 504), "{counts:?}");
+    }
+}
+
+/// The queue's slot moved to another primary under steady clicks and a
+/// consumer, the way `redis-cli --cluster reshard` moves one: `IMPORTING` on
+/// the new holder, `MIGRATING` on the old, the keys `MIGRATE`d (the
+/// programs meet `ASK` meanwhile), then `SETSLOT NODE` on every primary
+/// (then `MOVED`). Nothing answered 302 is lost, and clicks stay 302.
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn the_slot_moved_under_clicks_loses_nothing() {
+    let cluster = Cluster::start();
+    let from = cluster.holder().expect("holder");
+    let to = cluster.other_primary();
+    let url = format!("redis://127.0.0.1:{to}/0");
+    let web = Web::start(&url);
+    let id = |port: u16| -> String {
+        redis::from_redis_value(query(port, &["CLUSTER", "MYID"]).expect("MYID")).expect("id")
+    };
+    let slot: i64 =
+        redis::from_redis_value(query(from, &["CLUSTER", "KEYSLOT", QUEUE]).expect("slot"))
+            .expect("slot");
+    let slot = slot.to_string();
+    let (from_id, to_id) = (id(from), id(to));
+    let mut answers = Vec::new();
+    let mut click = |n: usize| {
+        for _ in 0..n {
+            answers.push(web.get("/prodcons").status);
+        }
+    };
+    click(10);
+    assert!(query(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id]).is_some());
+    assert!(query(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id]).is_some());
+    click(10);
+    let keys: Vec<String> = redis::from_redis_value(
+        query(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "100"]).expect("keys"),
+    )
+    .expect("keys");
+    for key in &keys {
+        let port = to.to_string();
+        let moved = query(from, &["MIGRATE", "127.0.0.1", &port, key, "0", "5000"]);
+        assert!(moved.is_some(), "MIGRATE {key}");
+    }
+    click(10);
+    for node in &cluster.nodes {
+        let _ = query(node.port, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]);
+    }
+    let moved = eventually(Duration::from_secs(20), || cluster.holder() == Some(to));
+    assert!(moved, "the slot is at {to}");
+    click(10);
+    // Started only now, so the queue held elements to MIGRATE.
+    let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
+    consumer.wait_stdout(41, Duration::from_secs(10));
+    let printed = consumer.stop_and_collect().len();
+    let waiting: usize = query(to, &["LLEN", QUEUE])
+        .and_then(|v| redis::from_redis_value(v).ok())
+        .unwrap_or(0);
+    let counts = count_each(&answers);
+    eprintln!(
+        "slot {slot} moved {from} -> {to} ({} keys): answers {counts:?}; printed {printed}, {waiting} waiting",
+        keys.len()
+    );
+    let said = consumer.stderr_lines();
+    assert_eq!(keys, [QUEUE], "the queue was migrated");
+    assert_eq!(
+        counts.get(&302).copied().unwrap_or(0),
+        40,
+        "{counts:?} {said:?}"
+    );
+    assert_eq!(printed + waiting, 40, "{said:?}");
+}
