@@ -424,10 +424,19 @@ impl Connection {
         opened
     }
 
-    /// The bound of one connect, and the read timeout it keeps.
+    /// The bound of one connect, and the read timeout it keeps (the web's
+    /// is set again for each command, by [`bound`](Self::bound)).
     fn connect_bound(&self) -> (Instant, Option<Duration>) {
         match self.policy {
-            Policy::Bounded { deadline } => (deadline.min(Instant::now() + CONNECT_TIMEOUT), None),
+            Policy::Bounded { deadline } => {
+                let by = deadline.min(Instant::now() + CONNECT_TIMEOUT);
+                (
+                    by,
+                    Some(
+                        by.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)),
+                    ),
+                )
+            }
             Policy::Patient { read_timeout } => (Instant::now() + CONNECT_TIMEOUT, read_timeout),
         }
     }
@@ -451,6 +460,13 @@ impl Connection {
             }
             f
         })?;
+        if !self.target.cluster.asked.load(std::sync::atomic::Ordering::Relaxed) {
+            // Once per program: a cluster's node says so, and then a push is
+            // confirmed on a replica (a user without INFO: taken as not).
+            let info: String =
+                redis::cmd("INFO").arg("cluster").query(&mut rcon).unwrap_or_default();
+            self.target.cluster.learn(&info);
+        }
         if self.target.has_replicas() {
             // The node named is the primary now.
             let role: Vec<redis::Value> =

@@ -39,6 +39,8 @@ pub struct Target {
 #[derive(Default)]
 pub(crate) struct ClusterView {
     is_cluster: AtomicBool,
+    /// The URL's node was asked whether it is a cluster (`INFO cluster`).
+    pub asked: AtomicBool,
     /// Where the last `MOVED` or `CLUSTER SLOTS` said our keys are.
     holder: Mutex<Option<(String, u16)>>,
     /// Every node `CLUSTER SLOTS` named, to ask when the holder is gone.
@@ -57,6 +59,14 @@ impl ClusterView {
             self.is_cluster.store(true, Ordering::Relaxed);
         }
         *self.holder.lock().unwrap_or_else(|e| e.into_inner()) = node;
+    }
+
+    /// What the URL's node said of `INFO cluster` (nothing when refused).
+    pub(crate) fn learn(&self, info: &str) {
+        self.asked.store(true, Ordering::Relaxed);
+        if info.contains("cluster_enabled:1") {
+            self.is_cluster.store(true, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn holder(&self) -> Option<(String, u16)> {

@@ -169,6 +169,15 @@ fn any_node_of_a_cluster_is_enough() {
         page.contains(&format!("127.0.0.1:{holder} (holds the queue's slot")),
         "{page}"
     );
+    // Pointed at the holder itself, no MOVED comes: it still knows it is a
+    // cluster (INFO cluster), and confirms a push on the replica.
+    let at_holder = Web::start(&format!("redis://127.0.0.1:{holder}/0"));
+    assert_eq!(at_holder.get("/prodcons").status, 302);
+    let page = at_holder.get("/").text();
+    assert!(
+        page.contains("holds the queue's slot") && page.contains("1 replicas"),
+        "{page}"
+    );
 
     // consumer --reliable beside them: its keys are in the queue's slot.
     let mut reliable = Command::new(env!("CARGO_BIN_EXE_consumer"));
