@@ -43,22 +43,40 @@ pub(crate) fn find_holder(target: &Target, deadline: Instant) -> Result<(String,
     Err(last)
 }
 
+/// Every node of the cluster `rcon` (on `host`) belongs to, remembered to
+/// ask when the node the URL names is gone; said once a node turns out to
+/// be a cluster's. A refusal leaves the list as it was.
+pub(crate) fn remember_nodes(target: &Target, rcon: &mut redis::Connection, host: &str) {
+    if let Ok((_, known)) = slots(rcon, host) {
+        *target.cluster.nodes.lock().unwrap_or_else(|e| e.into_inner()) = known;
+    }
+}
+
 /// `CLUSTER KEYSLOT task:prodcons:queue` and `CLUSTER SLOTS` to one node:
 /// the slot's primary, and every node named.
 type Holder = ((String, u16), Vec<(String, u16)>);
 fn ask(target: &Target, host: &str, port: u16, ask_by: Instant) -> Result<Holder, Failure> {
     let shown = target.to_string();
-    let failed = |e: redis::RedisError| Failure::from_redis(&e, &shown, false, false);
-    let info = target.node_info(host, port).map_err(failed)?;
+    let info = target
+        .node_info(host, port)
+        .map_err(|e| Failure::from_redis(&e, &shown, false, false))?;
     let left = connect::time_left(ask_by).map_err(|why| Failure::new(why, &shown))?;
     let mut rcon = connect::open(info, &shown, ask_by, Some(left))?;
-    let slot: i64 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg(PRODCONS_QUEUE)
-        .query(&mut rcon)
-        .map_err(failed)?;
-    let ranges: Vec<Vec<redis::Value>> =
-        redis::cmd("CLUSTER").arg("SLOTS").query(&mut rcon).map_err(failed)?;
+    match slots(&mut rcon, host) {
+        Ok((Some(holder), known)) => Ok((holder, known)),
+        Ok((None, _)) => Err(Failure::new(What::NoPrimaryYet, &shown)),
+        Err(e) => Err(Failure::from_redis(&e, &shown, false, false)),
+    }
+}
+
+/// The queue's slot's primary (if one holds it) and every node named, as
+/// the node on `rcon` (`asked`) says.
+fn slots(
+    rcon: &mut redis::Connection,
+    asked: &str,
+) -> redis::RedisResult<(Option<(String, u16)>, Vec<(String, u16)>)> {
+    let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(PRODCONS_QUEUE).query(rcon)?;
+    let ranges: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER").arg("SLOTS").query(rcon)?;
     let mut holder = None;
     let mut known = Vec::new();
     for range in &ranges {
@@ -66,7 +84,7 @@ fn ask(target: &Target, host: &str, port: u16, ask_by: Instant) -> Result<Holder
             continue;
         };
         let number = |v: &redis::Value| redis::from_redis_value_ref::<i64>(v).unwrap_or(-1);
-        let addrs: Vec<(String, u16)> = nodes.iter().filter_map(|n| address(n, host)).collect();
+        let addrs: Vec<(String, u16)> = nodes.iter().filter_map(|n| address(n, asked)).collect();
         if (number(start)..=number(end)).contains(&slot) {
             holder = addrs.first().cloned();
         }
@@ -74,10 +92,7 @@ fn ask(target: &Target, host: &str, port: u16, ask_by: Instant) -> Result<Holder
     }
     known.sort();
     known.dedup();
-    match holder {
-        Some(holder) => Ok((holder, known)),
-        None => Err(Failure::new(What::NoPrimaryYet, &shown)),
-    }
+    Ok((holder, known))
 }
 
 /// A node of `CLUSTER SLOTS`, `[host, port, id, ...]`; an empty or `?` host

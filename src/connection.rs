@@ -466,6 +466,9 @@ impl Connection {
             let info: String =
                 redis::cmd("INFO").arg("cluster").query(&mut rcon).unwrap_or_default();
             self.target.cluster.learn(&info);
+            if self.target.cluster.is_cluster() {
+                cluster::remember_nodes(&self.target, &mut rcon, host);
+            }
         }
         if self.target.has_replicas() {
             // The node named is the primary now.

@@ -353,3 +353,56 @@ fn the_slot_moved_under_clicks_loses_nothing() {
     );
     assert_eq!(printed + waiting, 40, "{said:?}");
 }
+
+/// The node the subscriber listens on (the one `REDIS_URL` names) killed:
+/// it finds another node of the cluster by itself and subscribes there;
+/// what is published afterwards reaches it (classic pub/sub reaches every
+/// node). What was published while it was away is gone, as always.
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn the_subscribers_node_killed_it_subscribes_elsewhere() {
+    let mut cluster = Cluster::start();
+    let other = cluster.other_primary();
+    let url = format!("redis://127.0.0.1:{other}/0");
+    let subscriber = Program::start(env!("CARGO_BIN_EXE_subscriber"), &[("REDIS_URL", &url)]);
+    assert!(subscriber.wait_stderr("subscribed to", Duration::from_secs(10)).is_some());
+    cluster.node(other).kill();
+    let again = eventually(Duration::from_secs(30), || {
+        subscriber.stderr_lines().iter().filter(|l| l.contains("subscribed to")).count() >= 2
+    });
+    assert!(again, "{:?}", subscriber.stderr_lines());
+    let holder = cluster.holder().expect("holder");
+    let heard = eventually(Duration::from_secs(10), || {
+        let _ = query(holder, &["PUBLISH", CHANNEL, "after"]);
+        subscriber.stdout_lines().iter().any(|l| l.contains("Task get after"))
+    });
+    assert!(heard, "{:?}", subscriber.stderr_lines());
+}
+
+/// A reliable consumer that died holding elements, on a cluster: another
+/// one hands them back and prints them. The hand-back is one script over
+/// four keys, which a cluster runs only when all are in one slot (the hash
+/// tag; with the old key names: CROSSSLOT, nothing printed).
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn a_dead_reliable_consumers_elements_are_handed_back_on_a_cluster() {
+    let cluster = Cluster::start();
+    let holder = cluster.holder().expect("holder");
+    let dead = "{task:prodcons:queue}:processing:dead";
+    for element in ["d1", "d2"] {
+        assert!(query(holder, &["RPUSH", dead, element]).is_some());
+    }
+    assert!(query(holder, &["SADD", "{task:prodcons:queue}:consumers", "dead"]).is_some());
+    let url = format!("redis://127.0.0.1:{}/0", cluster.other_primary());
+    let mut reliable = Command::new(env!("CARGO_BIN_EXE_consumer"));
+    reliable.arg("--reliable");
+    let reliable =
+        Program::start_with(reliable, &[("REDIS_URL", &url), ("CONSUMER_NAME", "alive")]);
+    let printed = tasks(&reliable.wait_stdout(3, Duration::from_secs(15)));
+    assert_eq!(printed, ["d1", "d2"], "{:?}", reliable.stderr_lines());
+    let said = reliable.stderr_lines();
+    assert!(
+        !said.iter().any(|l| l.contains("CROSSSLOT") || l.contains("MOVED")),
+        "{said:?}"
+    );
+}
