@@ -52,9 +52,12 @@ pub(crate) fn remember_nodes(target: &Target, rcon: &mut redis::Connection, host
     }
 }
 
+/// A node, `(host, port)`.
+type Node = (String, u16);
+
 /// `CLUSTER KEYSLOT task:prodcons:queue` and `CLUSTER SLOTS` to one node:
 /// the slot's primary, and every node named.
-type Holder = ((String, u16), Vec<(String, u16)>);
+type Holder = (Node, Vec<Node>);
 fn ask(target: &Target, host: &str, port: u16, ask_by: Instant) -> Result<Holder, Failure> {
     let shown = target.to_string();
     let info = target
@@ -74,7 +77,7 @@ fn ask(target: &Target, host: &str, port: u16, ask_by: Instant) -> Result<Holder
 fn slots(
     rcon: &mut redis::Connection,
     asked: &str,
-) -> redis::RedisResult<(Option<(String, u16)>, Vec<(String, u16)>)> {
+) -> redis::RedisResult<(Option<Node>, Vec<Node>)> {
     let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(PRODCONS_QUEUE).query(rcon)?;
     let ranges: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER").arg("SLOTS").query(rcon)?;
     let mut holder = None;

@@ -58,7 +58,7 @@ impl Cluster {
 
     /// `CLUSTER INFO` of the node on `port`, or "" when it does not answer.
     fn info(&self, port: u16) -> String {
-        query(port, &["CLUSTER", "INFO"])
+        query_node(port, None, &["CLUSTER", "INFO"])
             .and_then(|v| redis::from_redis_value(v).ok())
             .unwrap_or_default()
     }
@@ -68,27 +68,28 @@ impl Cluster {
     fn holder(&self) -> Option<u16> {
         self.nodes.iter().find_map(|n| {
             let slot: i64 =
-                redis::from_redis_value(query(n.port, &["CLUSTER", "KEYSLOT", QUEUE])?).ok()?;
-            let ranges: Vec<(i64, i64, (String, u16))> = match query(n.port, &["CLUSTER", "SLOTS"])?
-            {
-                redis::Value::Array(ranges) => ranges
-                    .into_iter()
-                    .filter_map(|r| match r {
-                        redis::Value::Array(f) if f.len() >= 3 => {
-                            let start = redis::from_redis_value_ref(&f[0]).ok()?;
-                            let end = redis::from_redis_value_ref(&f[1]).ok()?;
-                            let redis::Value::Array(m) = &f[2] else {
-                                return None;
-                            };
-                            let host = redis::from_redis_value_ref(&m[0]).ok()?;
-                            let port = redis::from_redis_value_ref(&m[1]).ok()?;
-                            Some((start, end, (host, port)))
-                        }
-                        _ => None,
-                    })
-                    .collect(),
-                _ => return None,
-            };
+                redis::from_redis_value(query_node(n.port, None, &["CLUSTER", "KEYSLOT", QUEUE])?)
+                    .ok()?;
+            let ranges: Vec<(i64, i64, (String, u16))> =
+                match query_node(n.port, None, &["CLUSTER", "SLOTS"])? {
+                    redis::Value::Array(ranges) => ranges
+                        .into_iter()
+                        .filter_map(|r| match r {
+                            redis::Value::Array(f) if f.len() >= 3 => {
+                                let start = redis::from_redis_value_ref(&f[0]).ok()?;
+                                let end = redis::from_redis_value_ref(&f[1]).ok()?;
+                                let redis::Value::Array(m) = &f[2] else {
+                                    return None;
+                                };
+                                let host = redis::from_redis_value_ref(&m[0]).ok()?;
+                                let port = redis::from_redis_value_ref(&m[1]).ok()?;
+                                Some((start, end, (host, port)))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => return None,
+                };
             ranges
                 .into_iter()
                 .find(|(s, e, _)| (*s..=*e).contains(&slot))
@@ -98,7 +99,7 @@ impl Cluster {
 
     /// How many replicas stream from the primary on `port` (`ROLE`).
     fn replicas_of(&self, port: u16) -> usize {
-        match query(port, &["ROLE"]) {
+        match query_node(port, None, &["ROLE"]) {
             Some(redis::Value::Array(role)) => match role.get(2) {
                 Some(redis::Value::Array(r)) => r.len(),
                 _ => 0,
@@ -113,26 +114,13 @@ impl Cluster {
         self.nodes
             .iter()
             .map(|n| n.port)
-            .find(|&p| p != holder && matches!(query(p, &["ROLE"]), Some(redis::Value::Array(r)) if r.first().is_some_and(|v| redis::from_redis_value_ref::<String>(v).is_ok_and(|s| s == "master"))))
+            .find(|&p| p != holder && matches!(query_node(p, None, &["ROLE"]), Some(redis::Value::Array(r)) if r.first().is_some_and(|v| redis::from_redis_value_ref::<String>(v).is_ok_and(|s| s == "master"))))
             .expect("another primary")
     }
 
     fn node(&mut self, port: u16) -> &mut RedisServer {
         self.nodes.iter_mut().find(|n| n.port == port).expect("node")
     }
-}
-
-/// One command to the node on `port`, or `None` when it does not answer
-/// within a second.
-fn query(port: u16, args: &[&str]) -> Option<redis::Value> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
-    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1)).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(&mut conn).ok()
 }
 
 /// `REDIS_URL` naming any node is enough: pointed at a primary that does not
@@ -150,19 +138,7 @@ fn any_node_of_a_cluster_is_enough() {
     let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
     let subscriber = Program::start(env!("CARGO_BIN_EXE_subscriber"), &[("REDIS_URL", &url)]);
     assert!(subscriber.wait_stderr("subscribed to", Duration::from_secs(10)).is_some());
-    for _ in 0..3 {
-        let answer = web.get("/prodcons");
-        assert_eq!(answer.status, 302, "{}", answer.text());
-        assert_eq!(web.get("/pubsub").status, 302);
-    }
-    assert_eq!(
-        tasks(&consumer.wait_stdout(4, Duration::from_secs(10))).len(),
-        3
-    );
-    assert_eq!(
-        tasks(&subscriber.wait_stdout(4, Duration::from_secs(10))).len(),
-        3
-    );
+    three_clicks_reach_both_workers(&web, &consumer, &subscriber);
     let page = web.get("/").text();
     let holder = cluster.holder().expect("holder");
     assert!(
@@ -259,7 +235,7 @@ fn the_slots_primary_killed_under_clicks_loses_no_302() {
     clicker.join().expect("clicker");
     let printed = consumer.stop_and_collect().len();
     let consumer_said = consumer.stderr_lines();
-    let waiting: usize = query(new, &["LLEN", QUEUE])
+    let waiting: usize = query_node(new, None, &["LLEN", QUEUE])
         .and_then(|v| redis::from_redis_value(v).ok())
         .unwrap_or(0);
     let answers = answers.lock().expect("answers").clone();
@@ -299,11 +275,13 @@ fn the_slot_moved_under_clicks_loses_nothing() {
     let url = format!("redis://127.0.0.1:{to}/0");
     let web = Web::start(&url);
     let id = |port: u16| -> String {
-        redis::from_redis_value(query(port, &["CLUSTER", "MYID"]).expect("MYID")).expect("id")
+        redis::from_redis_value(query_node(port, None, &["CLUSTER", "MYID"]).expect("MYID"))
+            .expect("id")
     };
-    let slot: i64 =
-        redis::from_redis_value(query(from, &["CLUSTER", "KEYSLOT", QUEUE]).expect("slot"))
-            .expect("slot");
+    let slot: i64 = redis::from_redis_value(
+        query_node(from, None, &["CLUSTER", "KEYSLOT", QUEUE]).expect("slot"),
+    )
+    .expect("slot");
     let slot = slot.to_string();
     let (from_id, to_id) = (id(from), id(to));
     let mut answers = Vec::new();
@@ -313,21 +291,43 @@ fn the_slot_moved_under_clicks_loses_nothing() {
         }
     };
     click(10);
-    assert!(query(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id]).is_some());
-    assert!(query(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id]).is_some());
+    assert!(
+        query_node(
+            to,
+            None,
+            &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id]
+        )
+        .is_some()
+    );
+    assert!(
+        query_node(
+            from,
+            None,
+            &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id]
+        )
+        .is_some()
+    );
     click(10);
     let keys: Vec<String> = redis::from_redis_value(
-        query(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "100"]).expect("keys"),
+        query_node(from, None, &["CLUSTER", "GETKEYSINSLOT", &slot, "100"]).expect("keys"),
     )
     .expect("keys");
     for key in &keys {
         let port = to.to_string();
-        let moved = query(from, &["MIGRATE", "127.0.0.1", &port, key, "0", "5000"]);
+        let moved = query_node(
+            from,
+            None,
+            &["MIGRATE", "127.0.0.1", &port, key, "0", "5000"],
+        );
         assert!(moved.is_some(), "MIGRATE {key}");
     }
     click(10);
     for node in &cluster.nodes {
-        let _ = query(node.port, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]);
+        let _ = query_node(
+            node.port,
+            None,
+            &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id],
+        );
     }
     let moved = eventually(Duration::from_secs(20), || cluster.holder() == Some(to));
     assert!(moved, "the slot is at {to}");
@@ -336,7 +336,7 @@ fn the_slot_moved_under_clicks_loses_nothing() {
     let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
     consumer.wait_stdout(41, Duration::from_secs(10));
     let printed = consumer.stop_and_collect().len();
-    let waiting: usize = query(to, &["LLEN", QUEUE])
+    let waiting: usize = query_node(to, None, &["LLEN", QUEUE])
         .and_then(|v| redis::from_redis_value(v).ok())
         .unwrap_or(0);
     let counts = count_each(&answers);
@@ -373,7 +373,7 @@ fn the_subscribers_node_killed_it_subscribes_elsewhere() {
     assert!(again, "{:?}", subscriber.stderr_lines());
     let holder = cluster.holder().expect("holder");
     let heard = eventually(Duration::from_secs(10), || {
-        let _ = query(holder, &["PUBLISH", CHANNEL, "after"]);
+        let _ = query_node(holder, None, &["PUBLISH", CHANNEL, "after"]);
         subscriber.stdout_lines().iter().any(|l| l.contains("Task get after"))
     });
     assert!(heard, "{:?}", subscriber.stderr_lines());
@@ -390,9 +390,16 @@ fn a_dead_reliable_consumers_elements_are_handed_back_on_a_cluster() {
     let holder = cluster.holder().expect("holder");
     let dead = "{task:prodcons:queue}:processing:dead";
     for element in ["d1", "d2"] {
-        assert!(query(holder, &["RPUSH", dead, element]).is_some());
+        assert!(query_node(holder, None, &["RPUSH", dead, element]).is_some());
     }
-    assert!(query(holder, &["SADD", "{task:prodcons:queue}:consumers", "dead"]).is_some());
+    assert!(
+        query_node(
+            holder,
+            None,
+            &["SADD", "{task:prodcons:queue}:consumers", "dead"]
+        )
+        .is_some()
+    );
     let url = format!("redis://127.0.0.1:{}/0", cluster.other_primary());
     let mut reliable = Command::new(env!("CARGO_BIN_EXE_consumer"));
     reliable.arg("--reliable");

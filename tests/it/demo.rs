@@ -60,6 +60,59 @@ fn left_running(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the demo prints its address (all started).
+fn wait_until_open(demo: &Program, timeout: Duration) {
+    let opened = eventually(timeout, || {
+        demo.stdout_lines().iter().any(|l| l.contains("demo: open http"))
+    });
+    assert!(
+        opened,
+        "{:?} {:?}",
+        demo.stdout_lines(),
+        demo.stderr_lines()
+    );
+}
+
+/// Ctrl-C in the demo's terminal (SIGINT to its whole group): the demo
+/// exits 0, each program's last line is `stopped, as asked`, there is no job
+/// notice, nothing warns (Redis stops last, so no program loses it), and
+/// nothing the demo started is left running.
+fn ctrl_c_stops_everything(demo: &mut Program, dir: &Path) {
+    let group = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", demo.pid())])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(group, "kill -INT the demo's group");
+    assert_eq!(
+        demo.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{:?}",
+        demo.stderr_lines()
+    );
+    let out = demo.stdout_lines();
+    for program in ["[web]", "[consumer]", "[subscriber]"] {
+        assert!(
+            out.iter().any(|l| l.starts_with(program) && l.contains("stopped, as asked")),
+            "{program}'s last line: {out:?}"
+        );
+    }
+    let everything = [out, demo.stderr_lines()].concat();
+    assert!(
+        !everything.iter().any(|l| l.contains("Killed")),
+        "no job notice: {everything:?}"
+    );
+    let warned: Vec<&String> = everything
+        .iter()
+        .filter(|l| l.contains("lost the connection") || l.contains("cannot reach Redis"))
+        .collect();
+    assert!(warned.is_empty(), "a clean stop: {warned:?}");
+    assert!(
+        eventually(Duration::from_secs(5), || left_running(dir).is_empty()),
+        "{:?}",
+        left_running(dir)
+    );
+}
+
 /// Port 5000 (here: any port) taken by another server: the demo ran on
 /// without its web server and still printed the address, which led to the
 /// other server. Now it says so and stops everything.
@@ -101,15 +154,7 @@ fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
     let bind = format!("127.0.0.1:{}", free_port());
     let dir = demo_dir("runs");
     let mut demo = demo(&redis_url, &bind, &dir);
-    let opened = eventually(Duration::from_secs(30), || {
-        demo.stdout_lines().iter().any(|l| l.contains("demo: open http"))
-    });
-    assert!(
-        opened,
-        "{:?} {:?}",
-        demo.stdout_lines(),
-        demo.stderr_lines()
-    );
+    wait_until_open(&demo, Duration::from_secs(30));
     let out = demo.stdout_lines();
     assert!(
         out.iter().any(|l| l.contains("redis.log")),
@@ -156,41 +201,7 @@ fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
     // Each program stops by itself and its last line is shown (the demo
     // used to send SIGTERM on top, a second signal that ended them at once,
     // and its line readers died of the Ctrl-C first).
-    let group = Command::new("kill")
-        .args(["-INT", "--", &format!("-{}", demo.pid())])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(group, "kill -INT the demo's group");
-    assert_eq!(
-        demo.wait_exit(Duration::from_secs(15)),
-        Some(0),
-        "{:?}",
-        demo.stderr_lines()
-    );
-    let out = demo.stdout_lines();
-    for program in ["[web]", "[consumer]", "[subscriber]"] {
-        assert!(
-            out.iter().any(|l| l.starts_with(program) && l.contains("stopped, as asked")),
-            "{program}'s last line: {out:?}"
-        );
-    }
-    let everything = [out, demo.stderr_lines()].concat();
-    assert!(
-        !everything.iter().any(|l| l.contains("Killed")),
-        "no job notice: {everything:?}"
-    );
-    // The private Redis stops last: a clean stop warns of nothing (it got
-    // the Ctrl-C too, and the consumer said it lost the connection).
-    let warned: Vec<&String> = everything
-        .iter()
-        .filter(|l| l.contains("lost the connection") || l.contains("cannot reach Redis"))
-        .collect();
-    assert!(warned.is_empty(), "a clean stop: {warned:?}");
-    assert!(
-        eventually(Duration::from_secs(5), || left_running(&dir).is_empty()),
-        "{:?}",
-        left_running(&dir)
-    );
+    ctrl_c_stops_everything(&mut demo, &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -206,15 +217,7 @@ fn the_cluster_demo_runs_and_stops_on_ctrl_c() {
     let mut command = demo_command(&dir);
     command.arg("--cluster");
     let mut demo = Program::start_with(command, &[("BIND", &bind)]);
-    let opened = eventually(Duration::from_secs(60), || {
-        demo.stdout_lines().iter().any(|l| l.contains("demo: open http"))
-    });
-    assert!(
-        opened,
-        "{:?} {:?}",
-        demo.stdout_lines(),
-        demo.stderr_lines()
-    );
+    wait_until_open(&demo, Duration::from_secs(60));
     let addr = bind.parse().expect("addr");
     for path in ["/prodcons", "/pubsub", "/prodcons"] {
         let raw = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -222,29 +225,7 @@ fn the_cluster_demo_runs_and_stops_on_ctrl_c() {
     }
     let page = http(addr, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").text();
     assert!(page.contains("holds the queue's slot"), "{page}");
-    let group = Command::new("kill")
-        .args(["-INT", "--", &format!("-{}", demo.pid())])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(group, "kill -INT the demo's group");
-    assert_eq!(
-        demo.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{:?}",
-        demo.stderr_lines()
-    );
-    let out = demo.stdout_lines();
-    assert!(
-        out.iter().filter(|l| l.contains("stopped, as asked")).count() >= 4,
-        "{out:?}"
-    );
-    let warned: Vec<&String> = out.iter().filter(|l| l.contains("lost the connection")).collect();
-    assert!(warned.is_empty(), "a clean stop: {warned:?}");
-    assert!(
-        eventually(Duration::from_secs(5), || left_running(&dir).is_empty()),
-        "{:?}",
-        left_running(&dir)
-    );
+    ctrl_c_stops_everything(&mut demo, &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

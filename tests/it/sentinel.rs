@@ -38,7 +38,7 @@ impl Node {
             .spawn()
             .expect("redis-server");
         let up = eventually(Duration::from_secs(10), || {
-            sentinel_query(plain, password, &["PING"]).is_some()
+            query_node(plain, password, &["PING"]).is_some()
         });
         assert!(up, "{command:?} answers PING on {plain}");
         Node {
@@ -100,7 +100,7 @@ impl Rig {
         }
         let watching = eventually(Duration::from_secs(15), || {
             rig.sentinels.iter().all(|s| {
-                sentinel_query(
+                query_node(
                     s.plain,
                     rig.sentinel_pw(),
                     &["SENTINEL", "REPLICAS", MASTER],
@@ -221,7 +221,7 @@ impl Rig {
             .collect();
         let first = *named.iter().max_by_key(|p| named.iter().filter(|q| q == p).count())?;
         let agreed = first != old && named.iter().filter(|&&p| p == first).count() >= 2;
-        let role = sentinel_query(self.plain_of(first), self.node_pw(), &["ROLE"])?;
+        let role = query_node(self.plain_of(first), self.node_pw(), &["ROLE"])?;
         let redis::Value::Array(role) = role else {
             return None;
         };
@@ -246,7 +246,7 @@ impl Rig {
             .sentinels
             .iter()
             .map(|s| {
-                let replicas: Vec<std::collections::HashMap<String, String>> = sentinel_query(
+                let replicas: Vec<std::collections::HashMap<String, String>> = query_node(
                     s.plain,
                     self.sentinel_pw(),
                     &["SENTINEL", "REPLICAS", MASTER],
@@ -348,27 +348,13 @@ impl Drop for Rig {
 
 /// The primary's port as the sentinel on `port` names it.
 fn primary_per(port: u16, password: Option<&str>) -> Option<u16> {
-    let addr = sentinel_query(
+    let addr = query_node(
         port,
         password,
         &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER],
     )?;
     let (_host, port): (String, u16) = redis::from_redis_value(addr).ok()?;
     Some(port)
-}
-
-/// One command to a node or a sentinel on `port` (plain TCP, with its
-/// password if any), or `None` when it does not answer within a second.
-fn sentinel_query(port: u16, password: Option<&str>, args: &[&str]) -> Option<redis::Value> {
-    let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
-    let client = redis::Client::open(format!("redis://{auth}127.0.0.1:{port}/")).ok()?;
-    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1)).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-    let mut cmd = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        cmd.arg(*arg);
-    }
-    cmd.query(&mut conn).ok()
 }
 
 fn program(exe: &str, args: &[&str], rig: &Rig, extra: Env) -> Program {
@@ -655,7 +641,7 @@ fn all_sentinels_down_clicks_work_or_fail_honestly() {
 fn a_sentinel_user_limited_to_the_spec_works() {
     let rig = Rig::start("limited");
     for s in &rig.sentinels {
-        let set = sentinel_query(
+        let set = query_node(
             s.plain,
             None,
             &[
@@ -689,19 +675,7 @@ fn a_sentinel_user_limited_to_the_spec_works() {
     let consumer = program(env!("CARGO_BIN_EXE_consumer"), &[], &rig, &limited);
     let subscriber = program(env!("CARGO_BIN_EXE_subscriber"), &[], &rig, &limited);
     assert!(subscriber.wait_stderr("subscribed to", Duration::from_secs(10)).is_some());
-    for _ in 0..3 {
-        let answer = web.get("/prodcons");
-        assert_eq!(answer.status, 302, "{}", answer.text());
-        assert_eq!(web.get("/pubsub").status, 302);
-    }
-    assert_eq!(
-        tasks(&consumer.wait_stdout(4, Duration::from_secs(10))).len(),
-        3
-    );
-    assert_eq!(
-        tasks(&subscriber.wait_stdout(4, Duration::from_secs(10))).len(),
-        3
-    );
+    three_clicks_reach_both_workers(&web, &consumer, &subscriber);
     for lines in [
         web.program.stderr_lines(),
         consumer.stderr_lines(),
@@ -742,7 +716,7 @@ fn a_manual_failover_reaches_every_program_at_once() {
         })
     };
     thread::sleep(Duration::from_secs(2));
-    let asked = sentinel_query(
+    let asked = query_node(
         rig.sentinels[0].plain,
         None,
         &["SENTINEL", "FAILOVER", MASTER],

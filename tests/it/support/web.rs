@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{HttpResponse, Program, http};
+use super::{HttpResponse, Program, http, tasks};
 
 /// The web server on a port the system picks.
 pub struct Web {
@@ -74,4 +74,27 @@ pub fn proc_status(pid: u32, field: &str) -> usize {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+/// Three clicks on each link, all 302, and both workers print three:
+/// the three programs work together (the subscriber already subscribed).
+pub fn three_clicks_reach_both_workers(web: &Web, consumer: &Program, subscriber: &Program) {
+    for _ in 0..3 {
+        let answer = web.get("/prodcons");
+        assert_eq!(answer.status, 302, "{}", answer.text());
+        assert_eq!(web.get("/pubsub").status, 302);
+    }
+    let timeout = Duration::from_secs(10);
+    assert_eq!(
+        tasks(&consumer.wait_stdout(4, timeout)).len(),
+        3,
+        "{:?}",
+        consumer.stderr_lines()
+    );
+    assert_eq!(
+        tasks(&subscriber.wait_stdout(4, timeout)).len(),
+        3,
+        "{:?}",
+        subscriber.stderr_lines()
+    );
 }
