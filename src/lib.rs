@@ -20,16 +20,19 @@
 //!    words), [`logging`], `tls` (the certificate files, checked at start),
 //!    `platform` (what differs between systems; the only module with `cfg`).
 //! 2. [`signals`] (Ctrl-C and `kill` set a flag the loops read), [`target`]
-//!    (where Redis is: the URL, or the sentinels), [`print`] (the `Task get`
-//!    line), [`http`] (a route's [`http::Reply`] as HTTP).
-//! 3. [`config`] (settings from the environment), `connect` (one connect
-//!    to one node, within one deadline).
-//! 4. `sentinel` (the primary, as the sentinels name it), [`worker`] (what
-//!    the consumer and subscriber do before their loops).
-//! 5. [`connection`]: finds the node, connects, runs a command once; the
-//!    web's policy answers by the click's deadline, the workers' waits until
-//!    Redis is back.
-//! 6. [`subscription`] (`for i in ps.listen()`), [`reliable`] (`consumer
+//!    (where Redis is: the URL or the sentinels, and what was learnt of a
+//!    cluster), `connect` (one connect to one node, by one deadline),
+//!    [`print`] (the `Task get` line), [`http`] (a route's [`http::Reply`]
+//!    as HTTP).
+//! 3. [`config`] (settings from the environment), `sentinel` (the primary,
+//!    as the sentinels name it), `cluster` (the node that holds the queue's
+//!    slot of a Redis Cluster).
+//! 4. [`connection`]: finds the node (the URL, the sentinels, or the
+//!    cluster), connects, runs a command once (following a cluster's
+//!    `MOVED` and `ASK`); the web's policy answers by the click's deadline,
+//!    the workers' waits until Redis is back. [`worker`]: what the consumer
+//!    and subscriber do before their loops.
+//! 5. [`subscription`] (`for i in ps.listen()`), [`reliable`] (`consumer
 //!    --reliable`, at least once), [`click`] (a push confirmed on a replica,
 //!    a publish), [`page`] (what the page shows under the original's HTML),
 //!    [`server`] (`app.run()`: the worker threads, and their stop).
