@@ -15,7 +15,7 @@ use std::thread;
 use std::time::Duration;
 
 use log::{debug, info};
-use tiny_http::{Method, Server};
+use tiny_http::{ConfigListenAddr, Limits, Method, Server, ServerConfig};
 
 use crate::connection::Connection;
 use crate::exit::Stop;
@@ -31,8 +31,18 @@ pub fn serve<R>(bind: SocketAddr, workers: usize, target: &Target, route: R) -> 
 where
     R: Fn(&Method, &str, &mut Connection) -> Reply + Sync,
 {
-    let server =
-        Server::http(bind).map_err(|e| Stop::Cannot(http::cannot_listen(bind, e.as_ref())))?;
+    // A client that pipelines without reading holds one worker, not all.
+    let limits = Limits {
+        one_handler_per_connection: true,
+        ..Limits::default()
+    };
+    let addr = ConfigListenAddr::IP(vec![bind]);
+    let server = Server::new(ServerConfig {
+        addr,
+        ssl: None,
+        limits,
+    })
+    .map_err(|e| Stop::Cannot(http::cannot_listen(bind, e.as_ref())))?;
     // With BIND=127.0.0.1:0 the system picks the port; say which one it is.
     info!(
         "serving http://{}/ with {workers} workers; Redis at {target}",

@@ -497,6 +497,16 @@ impl Iterator for ClientConnection {
                 _ => (),
             };
 
+            // redis_mq patch 5: with `one_handler_per_connection`, a request
+            // goes to a handler only once the ones before it on this
+            // connection are answered (read ahead, it is ready at once; a
+            // client that does not pipeline never makes this wait).
+            while self.limits.one_handler_per_connection
+                && self.in_flight.load(Ordering::SeqCst) > 1
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+
             // returning the request
             return Some(rq);
         }

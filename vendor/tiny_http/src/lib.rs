@@ -206,6 +206,13 @@ pub struct Limits {
     /// The body is read in full before the request is handed out, so a slow
     /// body holds only its own connection's thread.
     pub max_body_len: usize,
+    /// redis_mq patch 5: hand a connection's next request to a handler only
+    /// once the ones before it are answered. Its answer would wait for
+    /// theirs anyway, holding that handler: a client that pipelines without
+    /// reading then holds one handler, not every one. Off by default: a
+    /// handler that holds two requests of one connection at once (and answers
+    /// them out of order) would wait for ever.
+    pub one_handler_per_connection: bool,
 }
 
 impl Default for Limits {
@@ -217,6 +224,7 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_body_len: 64 * 1024,
+            one_handler_per_connection: false,
         }
     }
 }
