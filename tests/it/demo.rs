@@ -124,7 +124,15 @@ fn a_taken_port_stops_the_demo_with_one_line() {
     let bind = taken.local_addr().expect("addr").to_string();
     let dir = demo_dir("taken");
     let mut demo = demo(&redis.url(1), &bind, &dir);
-    assert_eq!(demo.wait_exit(Duration::from_secs(20)), Some(1));
+    let exited = demo.wait_exit(Duration::from_secs(20));
+    assert_eq!(
+        exited,
+        Some(1),
+        "{:?} {:?} {:?}",
+        demo.stdout_lines(),
+        demo.stderr_lines(),
+        left_running(&dir)
+    );
     let err = demo.stderr_lines();
     assert_eq!(err.len(), 1, "{err:?}");
     assert!(
