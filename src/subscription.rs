@@ -1,7 +1,7 @@
 //! One subscription of the subscriber, as an iterator over its messages
 //! (the original's `for i in self.ps.listen()`). It ends when a stop is
-//! requested or the connection is lost, saying which; then
-//! [`Subscription::open`] connects and subscribes again.
+//! requested, the connection is lost, or the sentinels switch the primary,
+//! saying which; then [`Subscription::open`] connects and subscribes again.
 //!
 //! A channel can be quiet because nothing is published, or because the
 //! network lost the connection without a word: after a quiet spell a PING
@@ -9,13 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use log::warn;
+use log::{info, warn};
 use redis::{Msg, PubSub, RedisResult};
 
 use crate::connection::{Connection, WAIT};
 use crate::exit::Stop;
 use crate::failure::Failure;
-use crate::signals;
+use crate::{sentinel, signals};
 
 /// Quiet time after which a subscription is checked with PING; no PONG
 /// within as long again, and the connection is taken for dead.
@@ -28,6 +28,9 @@ pub struct Subscription<'a> {
     heard: Instant,
     /// How failures name Redis.
     at: String,
+    /// The sentinels' switches of primary counted when it was made: after
+    /// another, it ends, to subscribe again on the new primary.
+    switches: u64,
 }
 
 impl<'a> Subscription<'a> {
@@ -40,6 +43,7 @@ impl<'a> Subscription<'a> {
             ps,
             heard: Instant::now(),
             at,
+            switches: sentinel::switches(),
         });
         Ok(subscribed)
     }
@@ -82,6 +86,10 @@ impl Iterator for Subscription<'_> {
         while !signals::stop_requested() {
             match self.next_message() {
                 Ok(Some(message)) => return Some(message),
+                Ok(None) if self.switches != sentinel::switches() => {
+                    info!("the sentinels switched the primary: subscribing there");
+                    return None;
+                }
                 Ok(None) => {}
                 Err(e) => {
                     warn!(

@@ -767,4 +767,10 @@ fn a_manual_failover_reaches_every_program_at_once() {
     );
     let moved = |lines: Vec<String>| lines.iter().any(|l| l.contains("moved to a new primary"));
     assert!(moved(web.program.stderr_lines()), "the web follows");
+    let followed = subscriber.stderr_lines().iter().any(|l| l.contains("switched the primary"));
+    assert!(
+        followed,
+        "the subscriber follows: {:?}",
+        subscriber.stderr_lines()
+    );
 }
