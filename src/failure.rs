@@ -34,7 +34,8 @@ pub enum What {
     NoAnswer,
     /// TLS did not work; the words say which part and what to fix.
     Tls(String),
-    /// The sentinels name no primary (yet), or the one named is not.
+    /// No primary holds our keys yet: the sentinels name none, the node
+    /// named is not a primary, or no node of the cluster names the slot's.
     NoPrimaryYet,
     /// This node is not the primary any more (`READONLY`, `MASTERDOWN`,
     /// `UNBLOCKED`): find the node again, at once.
