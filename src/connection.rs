@@ -108,6 +108,20 @@ impl Connection {
         Ok(rcon)
     }
 
+    /// One try to reach Redis, for a setting that only Redis can refuse: a
+    /// db other than 0 on a cluster is [`Stop::Setting`]; anything else
+    /// (Redis down, say) is for the first click to meet.
+    pub fn check_the_db(target: &Target) -> Result<(), Stop> {
+        let mut rcon = Connection::bounded(target.clone());
+        rcon.answer_by(Instant::now() + CONNECT_TIMEOUT);
+        match rcon.live() {
+            Err(failure) if failure.what == What::ClusterHasOnlyDb0 => {
+                Err(Stop::Setting(failure.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn new(target: Target, policy: Policy) -> Connection {
         if let Finder::Sentinels(sentinels) = &target.finder {
             sentinel::follow_switches(&target, sentinels);

@@ -31,6 +31,7 @@ pub fn serve<R>(bind: SocketAddr, workers: usize, target: &Target, route: R) -> 
 where
     R: Fn(&Method, &str, &mut Connection) -> Reply + Sync,
 {
+    Connection::check_the_db(target)?;
     // A client that pipelines without reading holds one worker, not all.
     let limits = Limits {
         one_handler_per_connection: true,
