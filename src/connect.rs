@@ -8,7 +8,7 @@
 //! deadline (`localhost` is loopback without asking anyone, so a host with
 //! no `/etc/hosts` works). Over TLS the certificate is checked against the
 //! name, so the redis crate looks it up itself: that whole connect runs on
-//! the helper thread, and ends by the deadline too (patch 7 of the
+//! the helper thread, and ends by the deadline too (patch 5 of the
 //! vendored redis bounds the handshake), taking its socket with it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};

@@ -1,7 +1,8 @@
 //! A connection to the Redis node that holds our keys ([`Connection`]): the
 //! one type through which the web, the consumer, `consumer --reliable` and
-//! the subscriber talk to Redis. It finds the node (the URL's host, or the
-//! primary the sentinels name), connects within a bound, runs a command once
+//! the subscriber talk to Redis. It finds the node (the URL's host, the
+//! primary the sentinels name, or the node of a cluster that holds the
+//! queue's slot), connects within a bound, runs a command once
 //! and, when that fails, says what happened as a [`Failure`]: whether the
 //! command may have run, and whether the node must be looked for again.
 //!

@@ -4,7 +4,9 @@
 //!
 //! The node is found one of two ways ([`Finder`]): it is the URL's host, or
 //! it is the primary the sentinels name (`REDIS_SENTINELS`), and the URL
-//! then gives only the db, the password and whether to use TLS.
+//! then gives only the db, the password and whether to use TLS. Behind the
+//! URL there may be a Redis Cluster: what was learnt of it (`ClusterView`)
+//! is shared by every clone of the target.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
