@@ -47,8 +47,9 @@ pub(crate) fn find_holder(target: &Target, deadline: Instant) -> Result<(String,
 /// ask when the node the URL names is gone; said once a node turns out to
 /// be a cluster's. A refusal leaves the list as it was.
 pub(crate) fn remember_nodes(target: &Target, rcon: &mut redis::Connection, host: &str) {
-    if let Ok((_, known)) = slots(rcon, host) {
+    if let Ok((holder, known)) = slots(rcon, host) {
         *target.cluster.nodes.lock().unwrap_or_else(|e| e.into_inner()) = known;
+        target.cluster.held_by(holder);
     }
 }
 
@@ -98,18 +99,47 @@ fn slots(
     Ok((holder, known))
 }
 
-/// A node of `CLUSTER SLOTS`, `[host, port, id, ...]`; an empty or `?` host
-/// is the node that answered (`asked`).
+/// A node of `CLUSTER SLOTS`, `[host, port, id, ...]`. No host (`NULL`, or
+/// "" from a node that does not know its address yet) means the node that
+/// answered (`asked`); `?` (asked for hostnames, it has none) is no
+/// address at all.
 fn address(node: &redis::Value, asked: &str) -> Option<(String, u16)> {
     let redis::Value::Array(fields) = node else {
         return None;
     };
-    let host: String = redis::from_redis_value_ref(fields.first()?).ok()?;
+    let host: Option<String> = redis::from_redis_value_ref(fields.first()?).ok()?;
     let port: u16 = redis::from_redis_value_ref(fields.get(1)?).ok()?;
-    let host = if host.is_empty() || host == "?" {
-        asked.to_owned()
-    } else {
-        host
-    };
-    Some((host, port))
+    match host.as_deref() {
+        Some("?") => None,
+        None | Some("") => Some((asked.to_owned(), port)),
+        Some(host) => Some((host.to_owned(), port)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value::{Array, BulkString, Int, Nil};
+
+    fn node(host: redis::Value) -> redis::Value {
+        Array(vec![host, Int(7001), BulkString(b"id".to_vec())])
+    }
+
+    #[test]
+    fn a_node_without_a_known_address_is_the_one_asked_or_none() {
+        let named = node(BulkString(b"redis-1.example".to_vec()));
+        assert_eq!(
+            address(&named, "10.0.0.1"),
+            Some(("redis-1.example".into(), 7001))
+        );
+        assert_eq!(
+            address(&node(Nil), "10.0.0.1"),
+            Some(("10.0.0.1".into(), 7001))
+        );
+        assert_eq!(
+            address(&node(BulkString(vec![])), "10.0.0.1"),
+            Some(("10.0.0.1".into(), 7001))
+        );
+        assert_eq!(address(&node(BulkString(b"?".to_vec())), "10.0.0.1"), None);
+    }
 }

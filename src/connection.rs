@@ -186,10 +186,7 @@ impl Connection {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
-            match (
-                e.code(),
-                e.redirect_node().and_then(|(node, _)| split_node(node)),
-            ) {
+            match (e.code(), redirect(&e, &self.node)) {
                 (Some("MOVED"), Some(node)) => {
                     self.target.cluster.held_by(Some(node));
                     self.rcon = None;
@@ -536,11 +533,23 @@ impl Connection {
         }
     }
 
-    /// The node and how it was found: `127.0.0.1:6379 (db 1)`, or with
-    /// Sentinel `127.0.0.1:6380, the primary of "mq" per the sentinels ...`.
+    /// The node and how it was found: `127.0.0.1:6379 (db 1)`; with
+    /// Sentinel `127.0.0.1:6380, the primary of "mq" per the sentinels ...`;
+    /// on a cluster `127.0.0.1:7000, which holds the queue's slot of the
+    /// cluster at 127.0.0.1:7001 (db 0)`.
     fn shown_node(&self) -> String {
-        if self.target.has_replicas() {
+        if self.target.uses_sentinel() {
             format!("{}, {}", self.node, self.target)
+        } else if self.target.cluster.is_cluster() {
+            let (node, target) = (&self.node, &self.target);
+            let holds =
+                self.target.cluster.holder().is_some_and(|(h, p)| show_addr(&h, p) == *node);
+            let which = if holds {
+                "which holds the queue's slot"
+            } else {
+                "a node"
+            };
+            format!("{node}, {which} of the cluster at {target}")
         } else {
             self.target.to_string()
         }
@@ -601,6 +610,17 @@ impl Backoff {
     }
 }
 
+/// The node a `MOVED` or `ASK` names. `MOVED 3122 :7001` (no host: the
+/// cluster does not know its nodes' address, as behind a load balancer)
+/// means the host of the node that answered (`here`).
+fn redirect(e: &redis::RedisError, here: &str) -> Option<(String, u16)> {
+    let (host, port) = split_node(e.redirect_node()?.0)?;
+    if host.is_empty() {
+        return split_node(here).map(|(here, _)| (here, port));
+    }
+    Some((host, port))
+}
+
 /// `host:port` (`[::1]:6379` too) as a host and a port.
 fn split_node(node: &str) -> Option<(String, u16)> {
     let (host, port) = node.rsplit_once(':')?;
@@ -629,5 +649,20 @@ mod tests {
         );
         assert_eq!(split_node("[::1]:7000"), Some(("::1".into(), 7000)));
         assert_eq!(split_node("nowhere"), None);
+        let moved = |to: &str| {
+            redis::RedisError::from((
+                redis::ErrorKind::Server(redis::ServerErrorKind::Moved),
+                "moved",
+                format!("3122 {to}"),
+            ))
+        };
+        assert_eq!(
+            redirect(&moved("10.0.0.2:7002"), "10.0.0.1:7000"),
+            Some(("10.0.0.2".into(), 7002))
+        );
+        assert_eq!(
+            redirect(&moved(":7002"), "10.0.0.1:7000"),
+            Some(("10.0.0.1".into(), 7002))
+        );
     }
 }

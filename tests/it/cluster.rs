@@ -13,33 +13,59 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// Six nodes, killed on drop.
+/// Six nodes, killed on drop. The tests check the cluster through each
+/// node's plain port (where `CLUSTER SLOTS` names plain ports); a TLS
+/// cluster's programs use its TLS ports.
 struct Cluster {
     nodes: Vec<RedisServer>,
+    /// With TLS (`tls-cluster yes`): each node's TLS port, by plain port.
+    tls_ports: Vec<(u16, u16)>,
 }
 
 impl Cluster {
     fn start() -> Cluster {
-        let args = [
-            "--cluster-enabled",
-            "yes",
-            "--cluster-node-timeout",
-            "2000",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--repl-diskless-sync-delay",
-            "0",
-        ];
-        let nodes: Vec<RedisServer> = (0..6).map(|_| RedisServer::with_args(&args)).collect();
+        Cluster::create(false)
+    }
+
+    /// Nodes that speak TLS to clients, to each other and to their
+    /// replicas, each with the node certificate (the cluster bus asks for
+    /// a client's certificate always); clients' certificates not asked for.
+    fn start_tls() -> Cluster {
+        Cluster::create(true)
+    }
+
+    fn create(tls: bool) -> Cluster {
+        let certs = certs();
+        let (cert, key, ca) = (certs.path("node.crt"), certs.path("node.key"), certs.ca());
+        let mut nodes = Vec::new();
+        let mut tls_ports = Vec::new();
+        for _ in 0..6 {
+            let mut args = vec!["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"];
+            args.extend(IN_MEMORY);
+            // The bus listens 10000 above the client port (TLS's with TLS).
+            let tls_port = (0..100).map(|_| free_port()).find(|&p| p <= 55535).expect("a port");
+            let tls_port_arg = tls_port.to_string();
+            if tls {
+                args.extend(["--tls-port", &tls_port_arg, "--tls-cluster", "yes"]);
+                args.extend(["--tls-replication", "yes", "--tls-auth-clients", "no"]);
+                args.extend(["--tls-cert-file", &cert, "--tls-key-file", &key]);
+                args.extend(["--tls-ca-cert-file", &ca]);
+            }
+            let node = RedisServer::with_args(&args);
+            tls_ports.push((node.port, tls_port));
+            nodes.push(node);
+        }
         let mut create = Command::new("redis-cli");
+        if tls {
+            create.args(["--tls", "--cacert", &ca]);
+        }
         create.arg("--cluster").arg("create");
-        for node in &nodes {
-            create.arg(format!("127.0.0.1:{}", node.port));
+        for &(plain, tls_port) in &tls_ports {
+            create.arg(format!("127.0.0.1:{}", if tls { tls_port } else { plain }));
         }
         let out = create
             .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(std::process::Stdio::null())
             .output()
             .expect("redis-cli (scripts/test installs it)");
         assert!(
@@ -47,13 +73,25 @@ impl Cluster {
             "{}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let cluster = Cluster { nodes };
+        if !tls {
+            tls_ports.clear();
+        }
+        let cluster = Cluster { nodes, tls_ports };
         let ok = eventually(Duration::from_secs(30), || {
             cluster.nodes.iter().all(|n| cluster.info(n.port).contains("cluster_state:ok"))
                 && cluster.holder().is_some_and(|h| cluster.replicas_of(h) >= 1)
         });
         assert!(ok, "the cluster is up, the slot's primary has its replica");
         cluster
+    }
+
+    /// The URL of the node whose plain port is `port`: `rediss://` and its
+    /// TLS port on a TLS cluster.
+    fn url(&self, port: u16) -> String {
+        match self.tls_ports.iter().find(|(plain, _)| *plain == port) {
+            Some((_, tls)) => format!("rediss://127.0.0.1:{tls}/0"),
+            None => format!("redis://127.0.0.1:{port}/0"),
+        }
     }
 
     /// `CLUSTER INFO` of the node on `port`, or "" when it does not answer.
@@ -190,6 +228,157 @@ fn any_node_of_a_cluster_is_enough() {
             "{exe}: {said:?}"
         );
     }
+}
+
+/// `rediss://` naming any node of a cluster that speaks TLS everywhere
+/// (`tls-cluster yes`): clicks are 302, the consumer and the subscriber
+/// print, the page names the slot's primary by its TLS port. The slot's
+/// primary SIGKILLed: the programs find its replica, over TLS too, and once
+/// that has a replica of its own again, clicks are 302 and printed again.
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn a_tls_cluster_works_the_same() {
+    let _heavy = heavy();
+    let mut cluster = Cluster::start_tls();
+    let url = cluster.url(cluster.other_primary());
+    let ca = certs().ca();
+    let env = [("REDIS_URL", url.as_str()), ("REDIS_CA_FILE", ca.as_str())];
+    let web = Web::start_env(&env);
+    let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &env);
+    let subscriber = Program::start(env!("CARGO_BIN_EXE_subscriber"), &env);
+    assert!(subscriber.wait_stderr("subscribed to", Duration::from_secs(10)).is_some());
+    three_clicks_reach_both_workers(&web, &consumer, &subscriber);
+    let old = cluster.holder().expect("holder");
+    let page = web.get("/").text();
+    let shown = cluster.url(old).replace("rediss://", "").replace("/0", "");
+    assert!(
+        page.contains(&format!("{shown} (holds the queue's slot")),
+        "{page}"
+    );
+
+    cluster.node(old).kill();
+    let mut new = None;
+    let took_over = eventually(Duration::from_secs(40), || {
+        new = cluster.holder().filter(|&h| h != old);
+        new.is_some_and(|n| cluster.info(n).contains("cluster_state:ok"))
+    });
+    assert!(took_over, "a replica takes the slot over");
+    let new = new.expect("new holder");
+    cluster.node(old).restart();
+    let streaming = eventually(Duration::from_secs(30), || cluster.replicas_of(new) >= 1);
+    assert!(streaming, "the old primary streams from the new one");
+    let mut answers = Vec::new();
+    let again = eventually(Duration::from_secs(20), || {
+        answers.push(web.get("/prodcons").status);
+        answers.last() == Some(&302)
+    });
+    let web_said = web.program.stderr_lines();
+    assert!(again, "302 again: {answers:?} {web_said:?}");
+    let ok = answers.iter().filter(|&&s| s == 302).count();
+    let printed = eventually(Duration::from_secs(15), || {
+        tasks(&consumer.stdout_lines()).len() >= 3 + ok
+    });
+    assert!(printed, "{:?}", consumer.stderr_lines());
+    let page = web.get("/").text();
+    let shown = cluster.url(new).replace("rediss://", "").replace("/0", "");
+    assert!(
+        page.contains(&format!("{shown} (holds the queue's slot")),
+        "{page}"
+    );
+}
+
+/// The slot's primary announces a name that does not answer (here
+/// `nowhere.invalid`, as a node whose announced address the client cannot
+/// reach): a click answers 503 naming it, at once, and the consumer says
+/// so and tries again. Once the node announces a name that answers, both
+/// go on by themselves; nothing answered 302 is lost. Told to name no
+/// host (`cluster-preferred-endpoint-type unknown-endpoint`), the cluster
+/// is reached on the host that answered.
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn a_node_name_that_does_not_answer_is_said_and_waited_out() {
+    let cluster = Cluster::start();
+    let holder = cluster.holder().expect("holder");
+    let other = cluster.other_primary();
+    let url = format!("redis://127.0.0.1:{other}/0");
+    let announce = |name: &str| {
+        for node in &cluster.nodes {
+            let _ = query_node(
+                node.port,
+                None,
+                &[
+                    "CONFIG",
+                    "SET",
+                    "cluster-preferred-endpoint-type",
+                    "hostname",
+                ],
+            );
+        }
+        let set = query_node(
+            holder,
+            None,
+            &["CONFIG", "SET", "cluster-announce-hostname", name],
+        );
+        assert!(set.is_some(), "CONFIG SET cluster-announce-hostname {name}");
+        let heard = eventually(Duration::from_secs(20), || {
+            format!("{:?}", query_node(other, None, &["CLUSTER", "SLOTS"])).contains(name)
+        });
+        assert!(heard, "the cluster names {holder} {name}");
+    };
+    announce("nowhere.invalid");
+    let web = Web::start(&url);
+    let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
+    let started = Instant::now();
+    let answer = web.get("/prodcons");
+    let took = started.elapsed();
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    assert!(
+        answer.text().contains("nowhere.invalid"),
+        "{}",
+        answer.text()
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "answered within the click's bound: {took:?}"
+    );
+    let said = consumer.wait_stderr("nowhere.invalid", Duration::from_secs(10));
+    assert!(said.is_some(), "{:?}", consumer.stderr_lines());
+
+    announce("localhost");
+    let mut answers = Vec::new();
+    let again = eventually(Duration::from_secs(20), || {
+        answers.push(web.get("/prodcons").status);
+        answers.last() == Some(&302)
+    });
+    assert!(
+        again,
+        "302 again: {answers:?} {:?}",
+        web.program.stderr_lines()
+    );
+    let ok = answers.iter().filter(|&&s| s == 302).count();
+    let printed = eventually(Duration::from_secs(20), || {
+        tasks(&consumer.stdout_lines()).len() >= ok
+    });
+    assert!(printed, "{:?}", consumer.stderr_lines());
+
+    // Behind a load balancer a cluster names no host at all (`MOVED 3122
+    // :PORT`): the node's host is the one that answered.
+    for node in &cluster.nodes {
+        let endpoint = [
+            "CONFIG",
+            "SET",
+            "cluster-preferred-endpoint-type",
+            "unknown-endpoint",
+        ];
+        assert!(query_node(node.port, None, &endpoint).is_some());
+    }
+    let fresh = Web::start(&url);
+    let answer = fresh.get("/prodcons");
+    assert_eq!(answer.status, 302, "{}", answer.text());
+    let printed = eventually(Duration::from_secs(20), || {
+        tasks(&consumer.stdout_lines()).len() > ok
+    });
+    assert!(printed, "{:?}", consumer.stderr_lines());
 }
 
 /// The slot's primary SIGKILLed under steady clicks: once the cluster says

@@ -19,6 +19,17 @@ pub struct RedisServer {
     child: Option<Child>,
 }
 
+/// No persistence, and a replica fed at once (no 5 s wait for others):
+/// the nodes of a test's Sentinel or Cluster.
+pub const IN_MEMORY: [&str; 6] = [
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--repl-diskless-sync-delay",
+    "0",
+];
+
 static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
 
 impl RedisServer {

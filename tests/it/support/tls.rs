@@ -20,7 +20,8 @@ impl Certs {
     }
 
     /// A file of the set, by name: `server.crt` (for `localhost` and
-    /// 127.0.0.1), `client.crt`/`client.key`, `elsewhere.crt` (for another
+    /// 127.0.0.1), `node.crt` (the same, and a client too),
+    /// `client.crt`/`client.key`, `elsewhere.crt` (for another
     /// name only), `stranger.crt` (signed by a CA nobody trusts).
     pub fn path(&self, name: &str) -> String {
         self.dir.join(name).to_str().expect("utf-8 dir").to_owned()
@@ -39,6 +40,10 @@ pub fn certs() -> &'static Certs {
         let server = "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n";
         sign(&dir, "server", "ca", "localhost", server);
         sign(&dir, "stranger", "other-ca", "localhost", server);
+        // A cluster's nodes show their certificate to each other as clients too.
+        let node =
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n";
+        sign(&dir, "node", "ca", "localhost", node);
         let elsewhere = "subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n";
         sign(&dir, "elsewhere", "ca", "elsewhere.example", elsewhere);
         sign(
