@@ -605,14 +605,7 @@ fn redis_and_sentinel(rig: &Rig, host: &str, addr: &str, primary: &str) -> Vec<C
     redis
         .args(["--bind", addr, "--port", "6379", "--protected-mode", "no"])
         .args(["--dir", dir.to_str().expect("utf-8 dir")])
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--repl-diskless-sync-delay",
-            "0",
-        ])
+        .args(IN_MEMORY)
         .args(["--daemonize", "no", "--logfile", "redis.log"]);
     if addr != primary {
         redis.args(["--replicaof", primary, "6379"]);

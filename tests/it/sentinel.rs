@@ -160,9 +160,9 @@ impl Rig {
         command
             .args(["--port", &plain.to_string(), "--bind", "127.0.0.1"])
             .args(["--dir", dir.to_str().expect("utf-8 dir")])
-            .args(["--save", "", "--appendonly", "no", "--logfile", "redis.log"])
             // Each may become the primary: none waits 5 s to feed a replica.
-            .args(["--repl-diskless-sync-delay", "0"]);
+            .args(IN_MEMORY)
+            .args(["--logfile", "redis.log"]);
         if self.secured {
             for setting in self.tls_args(port) {
                 let (key, value) = setting.split_once(' ').expect("key value");
