@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis::{Client, ConnectionAddr, ConnectionInfo, RedisResult};
+use redis::{Client, ConnectionAddr, ConnectionInfo};
 
 use crate::failure::{Failure, What};
 
@@ -108,7 +108,3 @@ pub(crate) fn time_left(deadline: Instant) -> Result<Duration, What> {
 fn timed_out() -> redis::RedisError {
     std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in time").into()
 }
-
-/// `_` keeps `RedisResult` named for readers of the helper's type.
-#[allow(dead_code)]
-type Opened = RedisResult<redis::Connection>;

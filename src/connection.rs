@@ -395,7 +395,7 @@ impl Connection {
             if !was.is_empty() && was != self.node {
                 warn!(
                     "moved to a new primary: connected to Redis at {}; was {was}",
-                    self.shown_node()
+                    self.shown(&self.node)
                 );
             }
         }
@@ -463,7 +463,7 @@ impl Connection {
         read_timeout: Option<Duration>,
         sentinels: bool,
     ) -> Result<(redis::Connection, String), Failure> {
-        let shown = self.target.to_string();
+        let shown = self.shown(&show_addr(host, port));
         let with = |e: &redis::RedisError| Failure::from_redis(e, &shown, false, sentinels);
         let info = self.target.node_info(host, port).map_err(|e| with(&e))?;
         let mut rcon = connect::open(info, &shown, deadline, read_timeout).map_err(|mut f| {
@@ -507,7 +507,7 @@ impl Connection {
                 Ok((rcon, node)) => {
                     self.rcon = Some(rcon);
                     self.node = node;
-                    let at = self.shown_node();
+                    let at = self.shown(&self.node);
                     if !was.is_empty() && was != self.node {
                         warn!("moved to a new primary: connected to Redis at {at}; was {was}");
                     } else if failures == 0 {
@@ -533,17 +533,16 @@ impl Connection {
         }
     }
 
-    /// The node and how it was found: `127.0.0.1:6379 (db 1)`; with
+    /// `node` and how it was found: `127.0.0.1:6379 (db 1)`; with
     /// Sentinel `127.0.0.1:6380, the primary of "mq" per the sentinels ...`;
     /// on a cluster `127.0.0.1:7000, which holds the queue's slot of the
     /// cluster at 127.0.0.1:7001 (db 0)`.
-    fn shown_node(&self) -> String {
-        if self.target.uses_sentinel() {
-            format!("{}, {}", self.node, self.target)
-        } else if self.target.cluster.is_cluster() {
-            let (node, target) = (&self.node, &self.target);
-            let holds =
-                self.target.cluster.holder().is_some_and(|(h, p)| show_addr(&h, p) == *node);
+    fn shown(&self, node: &str) -> String {
+        let target = &self.target;
+        if target.uses_sentinel() {
+            format!("{node}, {target}")
+        } else if target.cluster.is_cluster() {
+            let holds = target.cluster.holder().is_some_and(|(h, p)| show_addr(&h, p) == node);
             let which = if holds {
                 "which holds the queue's slot"
             } else {
@@ -551,7 +550,7 @@ impl Connection {
             };
             format!("{node}, {which} of the cluster at {target}")
         } else {
-            self.target.to_string()
+            target.to_string()
         }
     }
 

@@ -343,6 +343,12 @@ fn a_node_name_that_does_not_answer_is_said_and_waited_out() {
     );
     let said = consumer.wait_stderr("nowhere.invalid", Duration::from_secs(10));
     assert!(said.is_some(), "{:?}", consumer.stderr_lines());
+    let page = answer.text();
+    let why = page.lines().find(|l| l.contains("nowhere.invalid")).unwrap_or_default();
+    eprintln!(
+        "a click ({took:?}): {why}\nthe consumer: {}",
+        said.unwrap_or_default()
+    );
 
     announce("localhost");
     let mut answers = Vec::new();
