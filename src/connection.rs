@@ -13,7 +13,7 @@
 //!   idle is checked with `PING` first, so a dead one is replaced before
 //!   anything is written on it.
 //! - [`Connection::wait_for_redis`], the workers': a failure is said, waited
-//!   out with a capped [`Backoff`] and followed by a new connection, for as
+//!   out with a capped `Backoff` and followed by a new connection, for as
 //!   long as Redis is away, unless a stop is asked for.
 //!
 //! The original opened one connection at start and let any error end the

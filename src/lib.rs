@@ -22,7 +22,7 @@
 //! 2. [`signals`] (Ctrl-C and `kill` set a flag the loops read), [`target`]
 //!    (where Redis is: the URL or the sentinels, and what was learnt of a
 //!    cluster), `connect` (one connect to one node, by one deadline),
-//!    [`print`] (the `Task get` line), [`http`] (a route's [`http::Reply`]
+//!    [`print`](mod@print) (the `Task get` line), [`http`] (a route's [`http::Reply`]
 //!    as HTTP).
 //! 3. [`config`] (settings from the environment), `sentinel` (the primary,
 //!    as the sentinels name it), `cluster` (the node that holds the queue's

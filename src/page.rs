@@ -6,8 +6,8 @@
 //! Nothing of this is written to Redis: the web server remembers its own
 //! last clicks in memory ([`Clicks`], shared by its workers), and reads the
 //! queue and the subscriber count when the page is asked for. Whatever the
-//! queue holds, the page stays small: at most [`SHOWN`] elements, each cut
-//! to [`PREVIEW_BYTES`] by Redis before it is sent, shown as text.
+//! queue holds, the page stays small: at most `SHOWN` elements, each cut
+//! to `PREVIEW_BYTES` by Redis before it is sent, shown as text.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

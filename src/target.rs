@@ -2,7 +2,7 @@
 //! password, TLS), how to find the node that holds our keys, and how to show
 //! all that without the password. Nothing here connects.
 //!
-//! The node is found one of two ways ([`Finder`]): it is the URL's host, or
+//! The node is found one of two ways (`Finder`): it is the URL's host, or
 //! it is the primary the sentinels name (`REDIS_SENTINELS`), and the URL
 //! then gives only the db, the password and whether to use TLS. Behind the
 //! URL there may be a Redis Cluster: what was learnt of it (`ClusterView`)
