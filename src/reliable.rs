@@ -158,15 +158,14 @@ fn renew_failed(alive: &str, failure: &Failure) {
     }
 }
 
-/// `PSETEX {task:prodcons:queue}:consumer:NAME 15000 1` and `SADD
-/// {task:prodcons:queue}:consumers NAME`, in one round trip.
+/// `PSETEX {task:prodcons:queue}:consumer:NAME 15000 1`, then `SADD
+/// {task:prodcons:queue}:consumers NAME`. Two commands, not a pipeline: a
+/// cluster's `MOVED` inside a pipeline's answer is not one the connection
+/// can follow, and a consumer that never got into the registry is never
+/// handed back.
 fn renew(rcon: &mut redis::Connection, alive: &str, name: &str) -> RedisResult<()> {
-    redis::pipe()
-        .pset_ex(alive, 1, ALIVE_FOR.as_millis() as u64)
-        .ignore()
-        .sadd(CONSUMERS, name)
-        .ignore()
-        .query(rcon)
+    rcon.pset_ex::<_, _, ()>(alive, 1, ALIVE_FOR.as_millis() as u64)?;
+    rcon.sadd(CONSUMERS, name)
 }
 
 struct Task {
