@@ -292,6 +292,7 @@ impl Connection {
             self.reconnect_until_redis_answers()?;
         }
         self.subscribed = true;
+        let at = self.shown(&self.node);
         let Connection {
             rcon,
             target,
@@ -304,7 +305,7 @@ impl Connection {
         let mut ps = rcon.as_pubsub();
         match ps.subscribe(channel) {
             Ok(()) => {
-                info!("subscribed to {channel} at {target}");
+                info!("subscribed to {channel} at {at}");
                 Ok(Some(ps))
             }
             Err(e) => {
@@ -480,6 +481,13 @@ impl Connection {
             self.target.cluster.learn(&info);
             if self.target.cluster.is_cluster() {
                 cluster::remember_nodes(&self.target, &mut rcon, host);
+                // Straight on to the slot's holder: the subscriber too, so
+                // that it is where the web publishes and counts subscribers.
+                if let Some((h, p)) = self.target.cluster.holder()
+                    && (h != host || p != port)
+                {
+                    return self.open_node(&h, p, deadline, read_timeout, sentinels);
+                }
             }
         }
         if self.target.has_replicas() {

@@ -169,8 +169,8 @@ fn a_redirect_leaked(line: &str) -> bool {
 
 /// `REDIS_URL` naming any node is enough: pointed at a primary that does not
 /// hold the queue's slot, clicks are 302, the consumer, `consumer
-/// --reliable` and the subscriber print, and the page names the slot's
-/// primary; db 1 (the original's) is refused in one line, exit 2. (Before:
+/// --reliable` and the subscriber print, the page names the slot's
+/// primary and counts the subscriber; db 1 (the original's) is refused in one line, exit 2. (Before:
 /// every click 500 `MOVED`, the consumer retrying `SELECT` for ever.)
 #[test]
 #[ignore = "needs redis-cli (scripts/test installs it)"]
@@ -188,6 +188,14 @@ fn any_node_of_a_cluster_is_enough() {
     assert!(
         page.contains(&format!("127.0.0.1:{holder} (holds the queue's slot")),
         "{page}"
+    );
+    // The counts are the node's (PUBLISH's answer, PUBSUB NUMSUB): the
+    // subscriber listens where the web publishes, on the slot's holder.
+    assert!(page.contains("task:pubsub:channel: 1 subscribed"), "{page}");
+    let said = web.program.stderr_lines();
+    assert!(
+        said.iter().any(|l| l.contains("received by 1 subscribers")),
+        "{said:?}"
     );
     // Pointed at the holder itself, no MOVED comes: it still knows it is a
     // cluster (INFO cluster), and confirms a push on the replica.
@@ -559,19 +567,26 @@ fn the_slot_moved_under_clicks_loses_nothing() {
     assert_eq!(printed + waiting, 40, "{said:?}");
 }
 
-/// The node the subscriber listens on (the one `REDIS_URL` names) killed:
-/// it finds another node of the cluster by itself and subscribes there;
-/// what is published afterwards reaches it (classic pub/sub reaches every
-/// node). What was published while it was away is gone, as always.
+/// The node the subscriber listens on (the slot's holder, though
+/// `REDIS_URL` names another) killed: it finds the new holder by itself
+/// and subscribes there; what is published afterwards reaches it (classic
+/// pub/sub reaches every node). What was published while it was away is
+/// gone, as always.
 #[test]
 #[ignore = "needs redis-cli (scripts/test installs it)"]
 fn the_subscribers_node_killed_it_subscribes_elsewhere() {
+    let _heavy = heavy();
     let mut cluster = Cluster::start();
-    let other = cluster.other_primary();
-    let url = format!("redis://127.0.0.1:{other}/0");
+    let old = cluster.holder().expect("holder");
+    let url = format!("redis://127.0.0.1:{}/0", cluster.other_primary());
     let subscriber = Program::start(env!("CARGO_BIN_EXE_subscriber"), &[("REDIS_URL", &url)]);
-    assert!(subscriber.wait_stderr("subscribed to", Duration::from_secs(10)).is_some());
-    cluster.node(other).kill();
+    let first = subscriber.wait_stderr("subscribed to", Duration::from_secs(10));
+    assert!(
+        first.is_some_and(|l| l.contains(&format!("127.0.0.1:{old}, which holds"))),
+        "{:?}",
+        subscriber.stderr_lines()
+    );
+    cluster.node(old).kill();
     let again = eventually(Duration::from_secs(30), || {
         subscriber.stderr_lines().iter().filter(|l| l.contains("subscribed to")).count() >= 2
     });
