@@ -152,8 +152,18 @@ impl Cluster {
         self.nodes
             .iter()
             .map(|n| n.port)
-            .find(|&p| p != holder && matches!(query_node(p, None, &["ROLE"]), Some(redis::Value::Array(r)) if r.first().is_some_and(|v| redis::from_redis_value_ref::<String>(v).is_ok_and(|s| s == "master"))))
+            .find(|&p| p != holder && self.role(p) == "master")
             .expect("another primary")
+    }
+
+    /// `master` or `slave`, as `ROLE` says ("" when it does not answer).
+    fn role(&self, port: u16) -> String {
+        match query_node(port, None, &["ROLE"]) {
+            Some(redis::Value::Array(r)) => {
+                r.first().and_then(|v| redis::from_redis_value_ref(v).ok()).unwrap_or_default()
+            }
+            _ => String::new(),
+        }
     }
 
     fn node(&mut self, port: u16) -> &mut RedisServer {
@@ -206,6 +216,14 @@ fn any_node_of_a_cluster_is_enough() {
         page.contains("holds the queue's slot") && page.contains("1 replicas"),
         "{page}"
     );
+    // Pointed at a replica, the first click is 302 too.
+    let replica = cluster.nodes.iter().map(|n| n.port).find(|&p| cluster.role(p) == "slave");
+    let at_replica = Web::start(&format!(
+        "redis://127.0.0.1:{}/0",
+        replica.expect("a replica")
+    ));
+    let first = at_replica.get("/prodcons");
+    assert_eq!(first.status, 302, "{}", first.text());
 
     // consumer --reliable beside them: its keys are in the queue's slot.
     let mut reliable = Command::new(env!("CARGO_BIN_EXE_consumer"));
