@@ -69,7 +69,7 @@ pub fn redis_from_env() -> Result<Target, ConfigError> {
             let master = var("REDIS_MASTER").unwrap_or_else(|| DEFAULT_MASTER.to_owned());
             Ok(target.through_sentinels(Sentinels {
                 addrs: sentinels(&list)?,
-                master: master_name(&master)?.to_owned(),
+                master: printable("REDIS_MASTER", master)?,
                 username: var("REDIS_SENTINEL_USERNAME"),
                 password: var("REDIS_SENTINEL_PASSWORD"),
                 first: Arc::new(AtomicUsize::new(0)),
@@ -115,12 +115,14 @@ fn sentinels(list: &str) -> Result<Vec<(String, u16)>, ConfigError> {
         .collect()
 }
 
-fn master_name(name: &str) -> Result<&str, ConfigError> {
-    if name.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(name)
+/// `value` of the variable `name` when it is printable ASCII without
+/// spaces: it names a Redis key or a Sentinel primary.
+fn printable(name: &str, value: String) -> Result<String, ConfigError> {
+    if value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value)
     } else {
         Err(ConfigError(format!(
-            "REDIS_MASTER={name:?} must be printable ASCII without spaces"
+            "{name}={value:?} must be printable ASCII without spaces"
         )))
     }
 }
@@ -216,17 +218,7 @@ fn reliable_flag(args: &[String]) -> Result<bool, ConfigError> {
 /// named after it); `None` when unset, for the default the reliable
 /// consumer makes.
 pub(crate) fn consumer_name_from_env() -> Result<Option<String>, ConfigError> {
-    var("CONSUMER_NAME").map(consumer_name).transpose()
-}
-
-fn consumer_name(name: String) -> Result<String, ConfigError> {
-    if name.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(name)
-    } else {
-        Err(ConfigError(format!(
-            "CONSUMER_NAME={name:?} must be printable ASCII without spaces"
-        )))
-    }
+    var("CONSUMER_NAME").map(|name| printable("CONSUMER_NAME", name)).transpose()
 }
 
 /// A stdout the workers cannot print to: refuse to start, rather than
@@ -296,7 +288,7 @@ mod tests {
             target.to_string(),
             "the primary of \"mq\" per the sentinels 127.0.0.1:26379,[::1]:26380 (db 1)"
         );
-        assert!(master_name("two words").is_err());
+        assert!(printable("REDIS_MASTER", "two words".into()).is_err());
     }
 
     #[test]
@@ -318,7 +310,7 @@ mod tests {
         assert!(!reliable_flag(&[]).expect("none"));
         assert!(reliable_flag(&["--reliable".into()]).expect("--reliable"));
         assert!(reliable_flag(&["--fast".into()]).is_err());
-        assert_eq!(consumer_name("me".into()).expect("me"), "me");
-        assert!(consumer_name("two words".into()).is_err());
+        assert_eq!(printable("CONSUMER_NAME", "me".into()).expect("me"), "me");
+        assert!(printable("CONSUMER_NAME", "two words".into()).is_err());
     }
 }
