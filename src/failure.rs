@@ -42,6 +42,9 @@ pub enum What {
     NotPrimary(String),
     /// A cluster refused `SELECT`: it has only db 0.
     ClusterHasOnlyDb0,
+    /// A cluster refuses for now (`CLUSTERDOWN`: a slot has no node;
+    /// `TRYAGAIN`: a slot is moving): nothing ran, try again in a moment.
+    TryAgain(String),
     /// Redis refused the password (`with_sentinel`: it may be the
     /// sentinels' or the nodes').
     Password { words: String, with_sentinel: bool },
@@ -60,6 +63,8 @@ impl Failure {
             What::NoAnswer
         } else if e.detail().is_some_and(|d| d.contains("SELECT is not allowed in cluster mode")) {
             What::ClusterHasOnlyDb0
+        } else if matches!(e.code(), Some("CLUSTERDOWN" | "TRYAGAIN")) {
+            What::TryAgain(redis_words(e))
         } else if matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "UNBLOCKED")) {
             What::NotPrimary(redis_words(e))
         } else if e.kind() == ErrorKind::AuthenticationFailed
@@ -141,12 +146,17 @@ impl Failure {
     }
 
     /// The HTTP status of a click that failed so: 504 when the command may
-    /// have run, 503 when Redis could not be reached or did not answer (it
-    /// did not run), 500 when Redis refused it.
+    /// have run, 503 when Redis could not be reached, did not answer or is
+    /// a cluster that refuses for now (it did not run), 500 when Redis
+    /// refused it.
     pub fn status(&self) -> u16 {
         match self.what {
             _ if self.sent && self.is_unreachable() => 504,
-            What::Unreachable(_) | What::NoAnswer | What::Tls(_) | What::NoPrimaryYet => 503,
+            What::Unreachable(_)
+            | What::NoAnswer
+            | What::Tls(_)
+            | What::NoPrimaryYet
+            | What::TryAgain(_) => 503,
             _ => 500,
         }
     }
@@ -177,6 +187,9 @@ impl Failure {
             What::Password { .. } => "Check the password in REDIS_URL and restart the web server.",
             What::ClusterHasOnlyDb0 => {
                 "Set REDIS_URL's db to 0 (it ends in /0) and restart the web server."
+            }
+            What::TryAgain(_) => {
+                "A cluster refuses every command while one of its slots has no node (until a replica takes over, or the node is back), and a command on many keys while their slot moves. Go back and click again in a few seconds."
             }
             What::NotPrimary(_) | What::Refused(_) => {
                 "Redis says what is wrong above; fix that in Redis, then click again."
@@ -214,7 +227,7 @@ impl Failure {
             What::NoAnswer => "no answer in time",
             What::ClusterHasOnlyDb0 => "a cluster has only db 0",
             What::NoPrimaryYet => "no primary holds our keys yet",
-            What::NotPrimary(why) | What::Refused(why) => why,
+            What::NotPrimary(why) | What::Refused(why) | What::TryAgain(why) => why,
             What::Password { words, .. } => words,
         }
     }
@@ -255,6 +268,7 @@ impl fmt::Display for Failure {
             What::NotPrimary(words) | What::Refused(words) => {
                 write!(f, "Redis at {at} answered with an error: {words}")
             }
+            What::TryAgain(words) => write!(f, "Redis at {at} refuses for now: {words}"),
             What::Unusable(why) => write!(f, "cannot use the answer of Redis at {at}: {why}"),
         }
     }
@@ -377,6 +391,12 @@ mod tests {
         assert_eq!(failure(lost(), true).status(), 504);
         assert_eq!(failure(What::NoAnswer, true).status(), 504);
         assert_eq!(failure(What::Tls("x".into()), false).status(), 503);
+        let down = failure(
+            What::TryAgain("CLUSTERDOWN The cluster is down".into()),
+            true,
+        );
+        assert_eq!(down.status(), 503);
+        assert!(down.for_a_click().0.ends_with("is down: nothing was pushed or published."));
         assert_eq!(
             failure(What::Refused("WRONGTYPE x".into()), true).status(),
             500

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use redis::RedisResult;
 
 use crate::connection::Connection;
+use crate::failure::What;
 use crate::http::escape_html;
 use crate::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
 
@@ -165,7 +166,10 @@ pub fn query_status(rcon: &mut Connection, clicks: &Clicks) -> String {
                 primary_html(rcon)
             )
         }
-        Err(failure) if failure.status() == 500 => escape_html(&failure.to_string()),
+        // Redis answered, with its own words: they say more than "not reachable".
+        Err(failure) if failure.status() == 500 || matches!(failure.what, What::TryAgain(_)) => {
+            escape_html(&failure.to_string())
+        }
         Err(_) => format!(
             "Redis at {} is not reachable: queue length and subscribers unknown",
             escape_html(&rcon.target().to_string())

@@ -416,6 +416,68 @@ fn a_node_name_that_does_not_answer_is_said_and_waited_out() {
     assert!(printed, "{:?}", consumer.stderr_lines());
 }
 
+/// Another primary and its replica SIGKILLed: their slots have no node, so
+/// the whole cluster refuses every command (`CLUSTERDOWN`) until they are
+/// back. A click answers 503, nothing pushed, in words that say why (not
+/// 500 "fix that in Redis"); the consumer waits it out with its backoff
+/// (a few lines, not one per millisecond); once the two are back (the
+/// cluster says `cluster_state:ok`), clicks are 302 and printed again.
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn a_cluster_that_is_down_answers_503_and_recovers() {
+    let mut cluster = Cluster::start();
+    let holder = cluster.holder().expect("holder");
+    let other = cluster.other_primary();
+    let url = format!("redis://127.0.0.1:{holder}/0");
+    let web = Web::start(&url);
+    let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
+    assert_eq!(web.get("/prodcons").status, 302);
+    let replica = cluster
+        .nodes
+        .iter()
+        .map(|n| n.port)
+        .find(|&p| matches!(query_node(p, None, &["ROLE"]), Some(redis::Value::Array(r)) if r.get(2).is_some_and(|m| redis::from_redis_value_ref::<u16>(m).is_ok_and(|m| m == other))))
+        .expect("the other primary's replica");
+    cluster.node(replica).kill();
+    cluster.node(other).kill();
+    let down = eventually(Duration::from_secs(30), || {
+        cluster.info(holder).contains("cluster_state:fail")
+    });
+    assert!(down, "the cluster says it is down");
+    let lines_before = consumer.stderr_lines().len();
+    let answer = web.get("/prodcons");
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    assert!(answer.text().contains("CLUSTERDOWN"), "{}", answer.text());
+    let page = web.get("/");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text().contains("refuses for now: CLUSTERDOWN"),
+        "{}",
+        page.text()
+    );
+    thread::sleep(Duration::from_secs(3));
+    let waited = consumer.stderr_lines().len() - lines_before;
+    assert!(waited <= 10, "{:?}", consumer.stderr_lines());
+
+    cluster.node(other).restart();
+    cluster.node(replica).restart();
+    let ok = eventually(Duration::from_secs(30), || {
+        cluster.info(holder).contains("cluster_state:ok")
+    });
+    assert!(ok, "the cluster is up again");
+    let mut answers = Vec::new();
+    let again = eventually(Duration::from_secs(20), || {
+        answers.push(web.get("/prodcons").status);
+        answers.last() == Some(&302)
+    });
+    assert!(again, "{answers:?}");
+    let ok = answers.iter().filter(|&&s| s == 302).count();
+    let printed = eventually(Duration::from_secs(15), || {
+        tasks(&consumer.stdout_lines()).len() > ok
+    });
+    assert!(printed, "{:?}", consumer.stderr_lines());
+}
+
 /// The slot's primary SIGKILLed under steady clicks: once the cluster says
 /// its replica took over (`CLUSTER SLOTS`, `cluster_state:ok`) and the old
 /// primary, started again, streams from it (`ROLE`), clicks are 302 again
