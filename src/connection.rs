@@ -430,9 +430,13 @@ impl Connection {
             ),
         };
         let opened = self.open_node(&host, port, deadline, read_timeout, sentinels);
-        if opened.is_err() && cluster.is_cluster() {
-            // Gone, or no longer the holder: ask the cluster next time.
-            cluster.held_by(None);
+        if opened.is_err() {
+            // Gone, or no longer the primary: look for it again next time.
+            match &self.target.finder {
+                Finder::Sentinels(sentinels) => sentinel::ask_another_first(sentinels),
+                Finder::Url if cluster.is_cluster() => cluster.held_by(None),
+                Finder::Url => {}
+            }
         }
         opened
     }

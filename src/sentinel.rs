@@ -1,9 +1,11 @@
 //! Finding the primary through the sentinels, as the Sentinel client spec
 //! asks: each sentinel in turn, within its share of the time, answers
 //! `SENTINEL get-master-addr-by-name`; the one that answered is asked first
-//! next time; and the sentinels' `+switch-master` event is followed, so a
-//! switch of primary reaches every program at once, not only when the old
-//! primary is demoted. (The connection then checks `ROLE` on the node.)
+//! next time (unless the node it named could not be used: it may lag
+//! behind the others); and the sentinels' `+switch-master` event is
+//! followed, so a switch of primary reaches every program at once, not
+//! only when the old primary is demoted. (The connection then checks
+//! `ROLE` on the node.)
 //!
 //! These few lines replace the redis crate's Sentinel client, which asks
 //! `SENTINEL MASTERS` (refused to a sentinel user limited to the spec's
@@ -47,6 +49,13 @@ pub(crate) fn find_primary(
         }
     }
     Err(last)
+}
+
+/// The primary the sentinels named could not be used (gone, or not a
+/// primary): the sentinel that named it may lag behind the others, so the
+/// next search starts with another one.
+pub(crate) fn ask_another_first(sentinels: &Sentinels) {
+    sentinels.first.fetch_add(1, Ordering::Relaxed);
 }
 
 /// `SENTINEL get-master-addr-by-name MASTER` to sentinel number `at`.
