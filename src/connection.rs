@@ -172,7 +172,8 @@ impl Connection {
     /// On a Redis Cluster, a node that does not hold our keys answers
     /// `MOVED` (the command did not run there): the command goes to the node
     /// named, which is kept; `ASK` (the slot is moving) sends it once to the
-    /// node named, after `ASKING`.
+    /// node named, after `ASKING`. With Sentinel, a node no longer the
+    /// primary (`READONLY`) did not run it either: it goes to the primary.
     pub fn run<T>(
         &mut self,
         mut command: impl FnMut(&mut redis::Connection) -> RedisResult<T>,
@@ -197,7 +198,12 @@ impl Connection {
                     if failure.ends_the_connection() {
                         self.rcon = None;
                     }
-                    return Err(failure);
+                    // With Sentinel the node was demoted (a failover): the
+                    // command did not run, so it goes to the primary found now.
+                    if !matches!(failure.what, What::NotPrimary(_)) || !self.target.uses_sentinel()
+                    {
+                        return Err(failure);
+                    }
                 }
             }
         }
@@ -254,8 +260,6 @@ impl Connection {
     pub fn wait_then_reconnect(&mut self, failure: &Failure) -> Result<(), Stop> {
         if failure.is_unreachable() {
             warn!("{}", failure.for_a_worker());
-        } else if matches!(failure.what, What::NotPrimary(_)) && self.target.uses_sentinel() {
-            warn!("{failure}; asking the sentinels for the primary");
         } else {
             // A refusal long after the last one starts the waits over.
             if self.last_refusal.is_some_and(|t| t.elapsed() > Duration::from_secs(30)) {

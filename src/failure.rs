@@ -199,7 +199,10 @@ impl Failure {
             }
         };
         let said = if self.status() == 500 {
-            format!("{self}. Nothing was pushed or published.")
+            format!(
+                "{}. Nothing was pushed or published.",
+                self.to_string().trim_end_matches('.')
+            )
         } else {
             format!("{self}: nothing was pushed or published.")
         };

@@ -237,8 +237,7 @@ fn a_demo_whose_programs_all_stopped_stops_its_redis() {
         .is_ok_and(|s| s.success());
     assert!(group, "kill -INT the demo's group");
     let stopped = eventually(Duration::from_secs(20), || {
-        left_running(&dir).is_empty()
-            && demo.stdout_lines().iter().any(|l| l == "demo stopped")
+        left_running(&dir).is_empty() && demo.stdout_lines().iter().any(|l| l == "demo stopped")
     });
     assert!(
         stopped,
