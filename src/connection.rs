@@ -552,21 +552,26 @@ impl Connection {
     /// `node` and how it was found: `127.0.0.1:6379 (db 1)`; with
     /// Sentinel `127.0.0.1:6380, the primary of "mq" per the sentinels ...`;
     /// on a cluster `127.0.0.1:7000, which holds the queue's slot of the
-    /// cluster at 127.0.0.1:7001 (db 0)`.
+    /// cluster at 127.0.0.1:7001 (db 0)`, or `127.0.0.1:7001 (db 0), which
+    /// holds ...` when that is the URL's node.
     fn shown(&self, node: &str) -> String {
         let target = &self.target;
         if target.uses_sentinel() {
-            format!("{node}, {target}")
-        } else if target.cluster.is_cluster() {
-            let holds = target.cluster.holder().is_some_and(|(h, p)| show_addr(&h, p) == node);
-            let which = if holds {
-                "which holds the queue's slot"
-            } else {
-                "a node"
-            };
-            format!("{node}, {which} of the cluster at {target}")
+            return format!("{node}, {target}");
+        } else if !target.cluster.is_cluster() {
+            return target.to_string();
+        }
+        let holds = target.cluster.holder().is_some_and(|(h, p)| show_addr(&h, p) == node);
+        let which = if holds {
+            "which holds the queue's slot"
         } else {
-            target.to_string()
+            "a node"
+        };
+        let (host, port) = target.url_node();
+        if show_addr(host, port) == node {
+            format!("{target}, {which} of the cluster")
+        } else {
+            format!("{node}, {which} of the cluster at {target}")
         }
     }
 
