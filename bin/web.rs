@@ -116,7 +116,7 @@ fn run() -> Result<(), Stop> {
     // new: a thread takes Ctrl-C and kill; they then only ask for a stop
     signals::catch_stop_requests();
     // new: the page shows what the last clicks did
-    let clicks = Clicks::new();
+    let clicks = Clicks::default();
     // app.run(debug=True)
     server::serve(bind, workers, &target, |method, path, rcon| {
         route(method, path, rcon, &clicks)

@@ -5,7 +5,6 @@
 //! stops the program at once with one line saying which variable is wrong, so a
 //! typo never turns into a server that quietly talks to the wrong place.
 
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -21,25 +20,6 @@ use crate::tls;
 pub(crate) const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/1";
 /// Flask's default address for `app.run()`.
 pub(crate) const DEFAULT_BIND: &str = "127.0.0.1:5000";
-
-/// A setting that cannot be used; its `Display` is the one line the user sees.
-#[derive(Debug)]
-pub struct ConfigError(String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// A setting that cannot be used stops the program with status 2.
-impl From<ConfigError> for Stop {
-    fn from(e: ConfigError) -> Stop {
-        Stop::Setting(e.0)
-    }
-}
 
 /// Reads `name`, or `None` when it is unset or empty.
 fn var(name: &str) -> Option<String> {
@@ -60,7 +40,7 @@ fn var(name: &str) -> Option<String> {
 /// `REDIS_URL` gives only the db, the password and TLS;
 /// `REDIS_SENTINEL_USERNAME` and `REDIS_SENTINEL_PASSWORD` are the
 /// sentinels' own.
-pub fn redis_from_env() -> Result<Target, ConfigError> {
+pub fn redis_from_env() -> Result<Target, Stop> {
     let url = var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
     let target = redis_url(&url, tls_files_from_env(url.starts_with("rediss://"))?)?;
     match var("REDIS_SENTINELS") {
@@ -81,24 +61,24 @@ pub fn redis_from_env() -> Result<Target, ConfigError> {
 /// `REDIS_CA_FILE`, `REDIS_CLIENT_CERT` and `REDIS_CLIENT_KEY`, read and
 /// checked. Set without `rediss://`, they are a mistake to say, not to
 /// ignore.
-fn tls_files_from_env(tls: bool) -> Result<TlsCertificates, ConfigError> {
+fn tls_files_from_env(tls: bool) -> Result<TlsCertificates, Stop> {
     let names = ["REDIS_CA_FILE", "REDIS_CLIENT_CERT", "REDIS_CLIENT_KEY"];
     let [ca, cert, key] = names.map(|name| var(name).map(|path| (name, path)));
     if !tls && let Some((name, _)) = ca.iter().chain(&cert).chain(&key).next() {
-        return Err(ConfigError(format!(
+        return Err(Stop::Setting(format!(
             "{name} is set, but REDIS_URL does not start with rediss:// (TLS)"
         )));
     }
     tls::read_files(ca, cert, key)
-        .map_err(|why| ConfigError(format!("the TLS files are not usable: {why}")))
+        .map_err(|why| Stop::Setting(format!("the TLS files are not usable: {why}")))
 }
 
 /// The name Sentinel knows the primary by, when `REDIS_MASTER` is unset.
 pub(crate) const DEFAULT_MASTER: &str = "mq";
 
-fn sentinels(list: &str) -> Result<Vec<(String, u16)>, ConfigError> {
+fn sentinels(list: &str) -> Result<Vec<(String, u16)>, Stop> {
     let bad = || {
-        ConfigError(format!(
+        Stop::Setting(format!(
             "REDIS_SENTINELS={list:?} is not a list like 127.0.0.1:26379,127.0.0.1:26380"
         ))
     };
@@ -117,25 +97,25 @@ fn sentinels(list: &str) -> Result<Vec<(String, u16)>, ConfigError> {
 
 /// `value` of the variable `name` when it is printable ASCII without
 /// spaces: it names a Redis key or a Sentinel primary.
-fn printable(name: &str, value: String) -> Result<String, ConfigError> {
+fn printable(name: &str, value: String) -> Result<String, Stop> {
     if value.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(value)
     } else {
-        Err(ConfigError(format!(
+        Err(Stop::Setting(format!(
             "{name}={value:?} must be printable ASCII without spaces"
         )))
     }
 }
 
-fn redis_url(url: &str, certs: TlsCertificates) -> Result<Target, ConfigError> {
+fn redis_url(url: &str, certs: TlsCertificates) -> Result<Target, Stop> {
     let expected = "expected redis[s]://[[user]:password@]host[:port][/db]";
     if let Some(why) = target::unsupported(url) {
-        return Err(ConfigError(format!(
+        return Err(Stop::Setting(format!(
             "REDIS_URL is not usable: {why} ({expected})"
         )));
     }
     let target = Target::parse(url, certs).map_err(|e| {
-        ConfigError(format!(
+        Stop::Setting(format!(
             "REDIS_URL is not a usable Redis URL ({}); {expected}",
             e.detail().unwrap_or("it did not parse")
         ))
@@ -144,24 +124,24 @@ fn redis_url(url: &str, certs: TlsCertificates) -> Result<Target, ConfigError> {
     let (host, port) = target.url_node();
     target
         .node_info(host, port)
-        .map_err(|e| ConfigError(format!("the TLS files are not usable: {e}")))?;
+        .map_err(|e| Stop::Setting(format!("the TLS files are not usable: {e}")))?;
     Ok(target)
 }
 
 /// `BIND`, default `127.0.0.1:5000`: loopback only unless asked otherwise.
-pub fn bind_from_env() -> Result<SocketAddr, ConfigError> {
+pub fn bind_from_env() -> Result<SocketAddr, Stop> {
     bind(&var("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned()))
 }
 
 /// An address and port (`0.0.0.0:5000`, `[::1]:5000`), or `localhost:PORT`
 /// for 127.0.0.1: no name is looked up, so a start never waits on DNS.
-fn bind(bind: &str) -> Result<SocketAddr, ConfigError> {
+fn bind(bind: &str) -> Result<SocketAddr, Stop> {
     let local = bind
         .strip_prefix("localhost:")
         .and_then(|port| port.parse::<u16>().ok())
         .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
     local.or_else(|| bind.parse().ok()).ok_or_else(|| {
-        ConfigError(format!(
+        Stop::Setting(format!(
             "BIND={bind:?} is not an address like 127.0.0.1:5000"
         ))
     })
@@ -169,30 +149,30 @@ fn bind(bind: &str) -> Result<SocketAddr, ConfigError> {
 
 /// `WORKERS`, default: the machine's parallelism, at least 2, so one slow
 /// Redis call never stops the page from answering.
-pub fn workers_from_env() -> Result<usize, ConfigError> {
+pub fn workers_from_env() -> Result<usize, Stop> {
     match var("WORKERS") {
         None => Ok(std::thread::available_parallelism().map_or(2, |n| n.get().max(2))),
         Some(text) => workers(&text),
     }
 }
 
-fn workers(text: &str) -> Result<usize, ConfigError> {
+fn workers(text: &str) -> Result<usize, Stop> {
     match text.trim().parse::<usize>() {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
-        _ => Err(ConfigError(format!(
+        _ => Err(Stop::Setting(format!(
             "WORKERS={text:?} is not a whole number from 1 to 1024"
         ))),
     }
 }
 
 /// `LOG_LEVEL`, default `info`: one of off, error, warn, info, debug, trace.
-pub fn log_level_from_env() -> Result<LevelFilter, ConfigError> {
+pub fn log_level_from_env() -> Result<LevelFilter, Stop> {
     var("LOG_LEVEL").map_or(Ok(LevelFilter::Info), |text| log_level(&text))
 }
 
-fn log_level(text: &str) -> Result<LevelFilter, ConfigError> {
+fn log_level(text: &str) -> Result<LevelFilter, Stop> {
     text.trim().parse().map_err(|_| {
-        ConfigError(format!(
+        Stop::Setting(format!(
             "LOG_LEVEL={text:?} is not one of off, error, warn, info, debug, trace"
         ))
     })
@@ -200,15 +180,15 @@ fn log_level(text: &str) -> Result<LevelFilter, ConfigError> {
 
 /// True for `consumer --reliable` (at-least-once), false without
 /// arguments (the original's consumer); any other argument is refused.
-pub fn reliable_flag_from_args() -> Result<bool, ConfigError> {
+pub fn reliable_flag_from_args() -> Result<bool, Stop> {
     reliable_flag(&std::env::args().skip(1).collect::<Vec<_>>())
 }
 
-fn reliable_flag(args: &[String]) -> Result<bool, ConfigError> {
+fn reliable_flag(args: &[String]) -> Result<bool, Stop> {
     match args {
         [] => Ok(false),
         [flag] if flag == "--reliable" => Ok(true),
-        _ => Err(ConfigError(format!(
+        _ => Err(Stop::Setting(format!(
             "unknown arguments {args:?}; usage: consumer [--reliable]"
         ))),
     }
@@ -217,14 +197,14 @@ fn reliable_flag(args: &[String]) -> Result<bool, ConfigError> {
 /// `CONSUMER_NAME`, the reliable consumer's name (its processing list is
 /// named after it); `None` when unset, for the default the reliable
 /// consumer makes.
-pub(crate) fn consumer_name_from_env() -> Result<Option<String>, ConfigError> {
+pub(crate) fn consumer_name_from_env() -> Result<Option<String>, Stop> {
     var("CONSUMER_NAME").map(|name| printable("CONSUMER_NAME", name)).transpose()
 }
 
 /// A stdout the workers cannot print to: refuse to start, rather than
 /// print into nothing.
 pub(crate) fn unusable_stdout(e: std::io::Error) -> Stop {
-    ConfigError(format!("cannot print to stdout: {e}")).into()
+    Stop::Setting(format!("cannot print to stdout: {e}"))
 }
 
 #[cfg(test)]

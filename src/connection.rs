@@ -392,17 +392,8 @@ impl Connection {
             }
         }
         if self.rcon.is_none() {
-            let was = self.node.clone();
             let (rcon, node) = self.open()?;
-            self.rcon = Some(rcon);
-            self.node = node;
-            self.bound = None;
-            if !was.is_empty() && was != self.node {
-                warn!(
-                    "moved to a new primary: connected to Redis at {}; was {was}",
-                    self.shown(&self.node)
-                );
-            }
+            self.keep(rcon, node);
         }
         if bounded {
             self.bound()?;
@@ -411,6 +402,20 @@ impl Connection {
         self.rcon
             .as_mut()
             .ok_or_else(|| Failure::new(What::NoAnswer, &self.target.to_string()))
+    }
+
+    /// Keeps `rcon`, a new connection to `node`; says so and returns true
+    /// when that is not the node of the last one.
+    fn keep(&mut self, rcon: redis::Connection, node: String) -> bool {
+        let was = std::mem::replace(&mut self.node, node);
+        self.rcon = Some(rcon);
+        self.bound = None;
+        let moved = !was.is_empty() && was != self.node;
+        if moved {
+            let at = self.shown(&self.node);
+            warn!("moved to a new primary: connected to Redis at {at}; was {was}");
+        }
+        moved
     }
 
     /// Finds the node and opens a connection to it, within the policy's
@@ -517,19 +522,16 @@ impl Connection {
         let mut failures = 0u32;
         self.rcon = None;
         self.subscribed = false;
-        let was = self.node.clone();
         loop {
             match self.open() {
                 Ok((rcon, node)) => {
-                    self.rcon = Some(rcon);
-                    self.node = node;
-                    let at = self.shown(&self.node);
-                    if !was.is_empty() && was != self.node {
-                        warn!("moved to a new primary: connected to Redis at {at}; was {was}");
-                    } else if failures == 0 {
-                        info!("connected to Redis at {at}");
-                    } else {
-                        warn!("connected to Redis at {at} after {failures} failed tries");
+                    let at = self.shown(&node);
+                    match (self.keep(rcon, node), failures) {
+                        (true, _) => {} // said: moved to a new primary
+                        (false, 0) => info!("connected to Redis at {at}"),
+                        (false, _) => {
+                            warn!("connected to Redis at {at} after {failures} failed tries")
+                        }
                     }
                     return Ok(());
                 }

@@ -113,12 +113,7 @@ impl Failure {
             }
             _ => return Failure::from_redis(e, at, false, false),
         };
-        let what = What::Tls(words.to_owned());
-        Failure {
-            what,
-            at: at.to_owned(),
-            sent: false,
-        }
+        Failure::new(What::Tls(words.to_owned()), at)
     }
 
     /// A failure of our own making (no time left, no address).

@@ -59,7 +59,10 @@ pub fn respond(request: Request, route: impl FnOnce(&Method, &str) -> Reply) -> 
             },
             _ => route(&method, &path),
         };
-        if let Some(said) = reply.log_line() {
+        // A failed or unconfirmed click: the log says what its page says.
+        if let (Reply::Failed(_) | Reply::NotOnAReplica(_), Some((said, _))) =
+            (&reply, reply.said())
+        {
             warn!("{said}");
         }
         // The client may have gone; nothing is lost by not telling it.
@@ -101,14 +104,6 @@ impl Reply {
                 "The web server is stopping: nothing was pushed or published.".to_owned(),
                 "Start it again, then click again.",
             )),
-            _ => None,
-        }
-    }
-
-    /// The line the log gets for a failed or unconfirmed click.
-    fn log_line(&self) -> Option<String> {
-        match self {
-            Reply::Failed(_) | Reply::NotOnAReplica(_) => self.said().map(|(said, _)| said),
             _ => None,
         }
     }

@@ -26,13 +26,10 @@ const SHOWN: usize = 10;
 const PREVIEW_BYTES: usize = 64;
 
 /// The last clicks, newest first.
+#[derive(Default)]
 pub struct Clicks(Mutex<VecDeque<String>>);
 
 impl Clicks {
-    pub fn new() -> Clicks {
-        Clicks(Mutex::new(VecDeque::with_capacity(SHOWN + 1)))
-    }
-
     /// Remembers what a click did, for the page.
     pub fn record(&self, what: String) {
         let mut clicks = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -47,12 +44,6 @@ impl Clicks {
         }
         let shown: Vec<&str> = clicks.iter().map(String::as_str).collect();
         format!("last clicks, newest first: {}", shown.join("; "))
-    }
-}
-
-impl Default for Clicks {
-    fn default() -> Self {
-        Clicks::new()
     }
 }
 
@@ -191,7 +182,7 @@ mod tests {
 
     #[test]
     fn clicks_are_kept_newest_first_and_bounded() {
-        let clicks = Clicks::new();
+        let clicks = Clicks::default();
         assert_eq!(clicks.html(), "no clicks yet");
         for n in 0..12 {
             clicks.record(format!("pushed {n}"));
