@@ -320,6 +320,12 @@ fn tls_words(e: &RedisError) -> Option<String> {
     use rustls::Error as E;
     let words = match tls {
         E::InvalidCertificate(bad) => return Some(certificate_words(bad)),
+        E::InvalidMessage(
+            rustls::InvalidMessage::HandshakePayloadTooLarge
+            | rustls::InvalidMessage::MessageTooLarge,
+        ) => {
+            "its certificate chain (or another handshake message) is larger than this program takes, 64 KiB; have the server send only its certificate and the CAs between it and the root"
+        }
         E::InvalidMessage(_) | E::PeerSentOversizedRecord => {
             "the server does not speak TLS on this port (try redis://)"
         }

@@ -172,7 +172,8 @@ fn bad_certificate_files_are_refused_at_start() {
 /// Certificates refused for what they are, each said in a sentence with
 /// its fix, on the page (503) and in the log, never a debug dump: one
 /// certificate used as both the server's and the CA (what `redis-cli --tls`
-/// accepts), and a client-only certificate as the server's. An HTTPS
+/// accepts), a client-only certificate as the server's, and a chain too
+/// large for one handshake message (it was "does not speak TLS"). An HTTPS
 /// server behind `rediss://` is not "fix that in Redis", and its words
 /// hold no line break.
 #[test]
@@ -181,9 +182,20 @@ fn refused_certificates_are_sentences() {
     let certs = certs();
     let as_ca = TlsRedis::start("ca", "no", &[]);
     let client_only = TlsRedis::start("client", "no", &[]);
+    // The server's certificate followed by 200 more (about 120 KiB): more
+    // than one TLS handshake message can hold.
+    let ca = std::fs::read_to_string(certs.ca()).expect("ca");
+    let server = std::fs::read_to_string(certs.path("server.crt")).expect("server.crt");
+    std::fs::write(certs.path("big-chain.crt"), server + &ca.repeat(200)).expect("big chain");
+    std::fs::copy(certs.path("server.key"), certs.path("big-chain.key")).expect("key");
+    let big_chain = TlsRedis::start("big-chain", "no", &[]);
     let cases = [
         (as_ca.url("127.0.0.1", None), "is a CA's"),
         (client_only.url("127.0.0.1", None), "not one for a server"),
+        (
+            big_chain.url("127.0.0.1", None),
+            "certificate chain (or another",
+        ),
     ];
     for (url, words) in cases {
         let env = [("REDIS_URL", url.as_str()), ("REDIS_CA_FILE", &certs.ca())];
