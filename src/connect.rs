@@ -9,7 +9,8 @@
 //! no `/etc/hosts` works). Over TLS the certificate is checked against the
 //! name, so the redis crate looks it up itself: that whole connect runs on
 //! the helper thread, and ends by the deadline too (patch 5 of the
-//! vendored redis bounds the handshake), taking its socket with it.
+//! vendored redis bounds the handshake and the set-up commands), taking its
+//! socket with it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;

@@ -388,6 +388,56 @@ fn a_cold_connection_to_a_frozen_redis_fits_the_bound() {
     assert!(said.is_some(), "{:?}", consumer.stderr_lines());
 }
 
+/// A server that takes the connection and then answers the set-up
+/// commands (`AUTH`, `SELECT`, `CLIENT SETINFO`) one byte every 0.3 s:
+/// each read waits less than its timeout, so only a bound on the whole
+/// connect ends it. A click answers 503 within its bound, and a consumer
+/// stuck there stops soon after SIGTERM.
+#[test]
+fn a_trickling_set_up_is_bounded() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(64).flatten() {
+            thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut stream = stream;
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                for byte in b"+OK\r\n".repeat(20) {
+                    thread::sleep(Duration::from_millis(300));
+                    if stream.write_all(&[byte]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let url = format!("redis://:pw@127.0.0.1:{port}/1");
+    let web = Web::start_env(&[("REDIS_URL", &url), ("WORKERS", "2")]);
+    for _ in 0..2 {
+        let started = Instant::now();
+        let answer = web.get("/prodcons");
+        let took = started.elapsed();
+        eprintln!("a trickling set-up: {} in {took:?}", answer.status);
+        assert_eq!(answer.status, 503, "{}", answer.text());
+        // A hang catcher, not a speed: the bound is 2 s.
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+    let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
+    thread::sleep(Duration::from_millis(1500));
+    let asked = Instant::now();
+    signal(consumer.pid(), "-TERM");
+    let status = consumer.wait_exit(Duration::from_secs(10));
+    eprintln!("consumer stopped {:?} after SIGTERM", asked.elapsed());
+    assert_eq!(status, Some(0), "{:?}", consumer.stderr_lines());
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        consumer.stderr_lines()
+    );
+}
+
 /// One element that is not UTF-8 among the first ten hid the whole queue
 /// behind "Redis ... answered with an error: Incompatible type" (Redis had
 /// answered fine); ten elements of 10 MiB made `GET /` a 105 MB page, and

@@ -1192,6 +1192,18 @@ impl ActualConnection {
         Ok(())
     }
 
+    /// redis_mq patch 5: the TCP socket under the connection, for the
+    /// connect's watchdog to shut down.
+    fn try_clone_socket(&self) -> Option<TcpStream> {
+        match self {
+            Self::Tcp(tcp) => tcp.reader.try_clone().ok(),
+            #[cfg(feature = "tls-rustls")]
+            Self::TcpRustls(tls) => tls.reader.get_ref().try_clone().ok(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
     pub fn set_read_timeout(&self, dur: Option<Duration>) -> RedisResult<()> {
         match *self {
             Self::Tcp(TcpConnection { ref reader, .. }) => {
@@ -1391,29 +1403,20 @@ pub fn connect(
     con.set_read_timeout(remaining_timeout)?;
     con.set_write_timeout(remaining_timeout)?;
 
-    // redis_mq patch 5: the TLS handshake ends by the connect's deadline,
-    // however slowly the server sends it (a read timeout alone is reset by
-    // every byte that comes).
-    #[cfg(feature = "tls-rustls")]
-    let mut con = con;
-    #[cfg(feature = "tls-rustls")]
-    if let (ActualConnection::TcpRustls(tls), Some(timeout)) = (&mut con, timeout) {
-        let stream = &mut tls.reader;
-        let mut by_deadline = ByDeadline {
-            sock: &mut stream.sock,
-            deadline: start + timeout,
-        };
-        while stream.conn.is_handshaking() {
-            stream.conn.complete_io(&mut by_deadline)?;
-        }
+    // redis_mq patch 5: the TLS handshake and the set-up commands end by the
+    // connect's deadline, however slowly the server sends them (a read
+    // timeout alone is started again by every byte that comes): at the
+    // deadline a watchdog shuts the socket down, and the connect fails
+    // with `TimedOut`.
+    let watchdog = match (timeout, con.try_clone_socket()) {
+        (Some(timeout), Some(sock)) => Some(Watchdog::start(sock, start + timeout)?),
+        _ => None,
+    };
+    let con = handshake_and_setup(con, connection_info);
+    if let Some(watchdog) = watchdog {
+        watchdog.stop()?;
     }
-
-    let con = setup_connection(
-        con,
-        &connection_info.redis,
-        #[cfg(feature = "cache-aio")]
-        None,
-    )?;
+    let con = con?;
 
     // remove the temporary timeout.
     con.set_read_timeout(None)?;
@@ -1422,44 +1425,66 @@ pub fn connect(
     Ok(con)
 }
 
-/// redis_mq patch 5: a socket whose every read and write waits at most
-/// until `deadline`, then fails with `TimedOut`.
-#[cfg(feature = "tls-rustls")]
-struct ByDeadline<'a> {
-    sock: &'a mut TcpStream,
-    deadline: Instant,
-}
-
-#[cfg(feature = "tls-rustls")]
-impl ByDeadline<'_> {
-    fn left(&self) -> io::Result<Duration> {
-        match self.deadline.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => Ok(left),
-            _ => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "TLS handshake timed out",
-            )),
+/// redis_mq patch 5: the TLS handshake (done here rather than at the first
+/// command, so that the deadline covers it), then the set-up commands.
+fn handshake_and_setup(
+    con: ActualConnection,
+    connection_info: &ConnectionInfo,
+) -> RedisResult<Connection> {
+    #[cfg(feature = "tls-rustls")]
+    let mut con = con;
+    #[cfg(feature = "tls-rustls")]
+    if let ActualConnection::TcpRustls(tls) = &mut con {
+        let stream = &mut tls.reader;
+        while stream.conn.is_handshaking() {
+            stream.conn.complete_io(&mut stream.sock)?;
         }
     }
+    setup_connection(
+        con,
+        &connection_info.redis,
+        #[cfg(feature = "cache-aio")]
+        None,
+    )
 }
 
-#[cfg(feature = "tls-rustls")]
-impl io::Read for ByDeadline<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.set_read_timeout(Some(self.left()?))?;
-        io::Read::read(self.sock, buf)
-    }
+/// redis_mq patch 5: shuts a socket down at a deadline, unless stopped
+/// first.
+struct Watchdog {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
 }
 
-#[cfg(feature = "tls-rustls")]
-impl io::Write for ByDeadline<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sock.set_write_timeout(Some(self.left()?))?;
-        self.sock.write(buf)
+impl Watchdog {
+    fn start(sock: TcpStream, deadline: Instant) -> io::Result<Watchdog> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("redis connect deadline".into())
+            .spawn(move || {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let fired = matches!(
+                    stopped.recv_timeout(left),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                );
+                if fired {
+                    let _ = sock.shutdown(net::Shutdown::Both);
+                }
+                fired
+            })?;
+        Ok(Watchdog { stop, thread })
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.sock.flush()
+    /// Stops it; `TimedOut` when the deadline came first (the socket is
+    /// shut down then, whatever the connect made of that).
+    fn stop(self) -> io::Result<()> {
+        drop(self.stop);
+        match self.thread.join() {
+            Ok(false) => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "Connection timed out",
+            )),
+        }
     }
 }
 
