@@ -356,9 +356,15 @@ impl Connection {
         self.last_used = Instant::now();
         confirmed.map_or_else(
             |e| {
-                debug!("WAIT got no answer ({e}); the push is not confirmed");
-                if asked.is_none() {
-                    self.rcon = None;
+                if e.code().is_some() {
+                    // Refused (an ACL user without +wait): said, as every
+                    // push will answer 202 until that is fixed.
+                    warn!("{}; the push is not confirmed", self.failure(&e, false));
+                } else {
+                    debug!("WAIT got no answer ({e}); the push is not confirmed");
+                    if asked.is_none() {
+                        self.rcon = None;
+                    }
                 }
                 Some(0)
             },
