@@ -745,78 +745,17 @@ fn a_reliable_consumer_killed_on_a_cluster_loses_nothing() {
 #[test]
 #[ignore = "needs redis-cli (scripts/test installs it)"]
 fn each_program_works_under_its_acl_rules_on_a_cluster() {
-    let read = |page: &str| {
-        std::fs::read_to_string(format!("{}/docs/{page}", env!("CARGO_MANIFEST_DIR"))).expect(page)
-    };
-    let (tls_page, cluster_page) = (read("tls.md"), read("cluster.md"));
-    let rules: Vec<&str> = tls_page
-        .lines()
-        .chain(cluster_page.lines())
-        .filter(|l| l.starts_with("ACL SETUSER mq-"))
-        .collect();
+    let rules = acl_rules(&["tls.md", "cluster.md"]);
     assert_eq!(rules.len(), 8, "{rules:?}");
     let cluster = Cluster::start();
     for node in &cluster.nodes {
-        for rule in &rules {
-            let words: Vec<&str> = rule.split_whitespace().collect();
-            assert!(query_node(node.port, None, &words).is_some(), "{rule}");
-        }
+        set_acl_rules(node.port, &rules);
     }
     let other = cluster.other_primary();
-    let url = |user: &str| format!("redis://{user}:{}-pw@127.0.0.1:{other}/0", &user[3..]);
-    let web = Web::start(&url("mq-web"));
-    let consumer = Program::start(
-        env!("CARGO_BIN_EXE_consumer"),
-        &[("REDIS_URL", &url("mq-consumer"))],
-    );
-    let mut reliable = Command::new(env!("CARGO_BIN_EXE_consumer"));
-    reliable.arg("--reliable");
-    let reliable = Program::start_with(
-        reliable,
-        &[
-            ("REDIS_URL", &url("mq-reliable")),
-            ("CONSUMER_NAME", "test"),
-        ],
-    );
-    let subscriber = Program::start(
-        env!("CARGO_BIN_EXE_subscriber"),
-        &[("REDIS_URL", &url("mq-subscriber"))],
-    );
-    let subscribed = subscriber.wait_stderr("subscribed to", Duration::from_secs(10));
-    assert!(subscribed.is_some(), "{:?}", subscriber.stderr_lines());
-    let connected = reliable.wait_stderr("connected to Redis", Duration::from_secs(10));
-    assert!(connected.is_some(), "{:?}", reliable.stderr_lines());
-    let page = web.get("/");
-    assert_eq!(page.status, 200);
-    assert!(page.text().contains("1 subscribed"), "{}", page.text());
-    for _ in 0..4 {
-        let click = web.get("/prodcons");
-        assert_eq!(click.status, 302, "{}", click.text());
-        assert_eq!(web.get("/pubsub").status, 302);
-    }
-    let printed = eventually(Duration::from_secs(10), || {
-        tasks(&consumer.stdout_lines()).len() + tasks(&reliable.stdout_lines()).len() == 4
+    let web = each_program_works_as_its_acl_user(|user| {
+        let url = format!("redis://{user}:{}-pw@127.0.0.1:{other}/0", &user[3..]);
+        vec![("REDIS_URL", url)]
     });
-    assert!(
-        printed,
-        "{:?} {:?}",
-        consumer.stderr_lines(),
-        reliable.stderr_lines()
-    );
-    let heard = subscriber.wait_stdout(5, Duration::from_secs(10));
-    assert_eq!(tasks(&heard).len(), 4, "{heard:?}");
-    for lines in [
-        web.program.stderr_lines(),
-        consumer.stderr_lines(),
-        reliable.stderr_lines(),
-        subscriber.stderr_lines(),
-    ] {
-        eprintln!("{lines:?}");
-        assert!(
-            !lines.iter().any(|l| l.contains("NOPERM") || l.contains("WARN")),
-            "{lines:?}"
-        );
-    }
     // Without +wait a push cannot be confirmed on a replica: 202, and the
     // log says why (before: a debug line only).
     for node in &cluster.nodes {

@@ -856,83 +856,21 @@ fn a_manual_failover_reaches_every_program_at_once() {
 /// and no program is refused anything (no `NOPERM`, no warning).
 #[test]
 fn each_program_works_under_its_acl_rules_through_sentinel() {
-    let read = |page: &str| {
-        std::fs::read_to_string(format!("{}/docs/{page}", env!("CARGO_MANIFEST_DIR"))).expect(page)
-    };
-    let (tls_page, sentinel_page) = (read("tls.md"), read("sentinel.md"));
-    let rules: Vec<&str> = tls_page
-        .lines()
-        .chain(sentinel_page.lines())
-        .filter(|l| l.starts_with("ACL SETUSER mq-"))
-        .collect();
+    let rules = acl_rules(&["tls.md", "sentinel.md"]);
     assert_eq!(rules.len(), 8, "{rules:?}");
     let rig = Rig::start("acl");
     for node in &rig.nodes {
-        for rule in &rules {
-            let words: Vec<&str> = rule.split_whitespace().collect();
-            assert!(query_node(node.plain, None, &words).is_some(), "{rule}");
-        }
+        set_acl_rules(node.plain, &rules);
     }
-    let url = |user: &str| format!("redis://{user}:{}-pw@127.0.0.1:1/1", &user[3..]);
-    let as_user = |user: &str| -> Vec<(&'static str, String)> {
+    let web = each_program_works_as_its_acl_user(|user| {
         let mut env = rig.env();
         env.retain(|(k, _)| *k != "REDIS_URL");
-        env.push(("REDIS_URL", url(user)));
+        env.push((
+            "REDIS_URL",
+            format!("redis://{user}:{}-pw@127.0.0.1:1/1", &user[3..]),
+        ));
         env
-    };
-    let start = |exe: &str, args: &[&str], env: Vec<(&'static str, String)>| {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut command = Command::new(exe);
-        command.args(args);
-        Program::start_with(command, &env)
-    };
-    let web_env = as_user("mq-web");
-    let web = Web::start_env(&web_env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
-    let consumer = start(env!("CARGO_BIN_EXE_consumer"), &[], as_user("mq-consumer"));
-    let mut reliable_env = as_user("mq-reliable");
-    reliable_env.push(("CONSUMER_NAME", "test".to_owned()));
-    let reliable = start(
-        env!("CARGO_BIN_EXE_consumer"),
-        &["--reliable"],
-        reliable_env,
-    );
-    let subscriber = start(
-        env!("CARGO_BIN_EXE_subscriber"),
-        &[],
-        as_user("mq-subscriber"),
-    );
-    let subscribed = subscriber.wait_stderr("subscribed to", Duration::from_secs(10));
-    assert!(subscribed.is_some(), "{:?}", subscriber.stderr_lines());
-    let connected = reliable.wait_stderr("connected to Redis", Duration::from_secs(10));
-    assert!(connected.is_some(), "{:?}", reliable.stderr_lines());
+    });
     let page = web.get("/").text();
     assert!(page.contains("2 replicas connected"), "{page}");
-    for _ in 0..4 {
-        let click = web.get("/prodcons");
-        assert_eq!(click.status, 302, "{}", click.text());
-        assert_eq!(web.get("/pubsub").status, 302);
-    }
-    let printed = eventually(Duration::from_secs(10), || {
-        tasks(&consumer.stdout_lines()).len() + tasks(&reliable.stdout_lines()).len() == 4
-    });
-    assert!(
-        printed,
-        "{:?} {:?}",
-        consumer.stderr_lines(),
-        reliable.stderr_lines()
-    );
-    let heard = subscriber.wait_stdout(5, Duration::from_secs(10));
-    assert_eq!(tasks(&heard).len(), 4, "{heard:?}");
-    for lines in [
-        web.program.stderr_lines(),
-        consumer.stderr_lines(),
-        reliable.stderr_lines(),
-        subscriber.stderr_lines(),
-    ] {
-        eprintln!("{lines:?}");
-        assert!(
-            !lines.iter().any(|l| l.contains("NOPERM") || l.contains("WARN")),
-            "{lines:?}"
-        );
-    }
 }

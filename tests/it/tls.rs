@@ -375,82 +375,19 @@ fn unusable_tls_settings_are_one_line_and_exit_2() {
 /// under its own user and those rules alone. No program says NOPERM.
 #[test]
 fn each_program_works_under_its_acl_rules() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tls.md"))
-        .expect("docs/tls.md");
-    let rules: Vec<&str> = doc.lines().filter(|l| l.starts_with("ACL SETUSER mq-")).collect();
+    let rules = acl_rules(&["tls.md"]);
     assert_eq!(rules.len(), 4, "{rules:?}");
     let redis = RedisServer::start();
-    let mut conn = redis.conn();
-    for rule in &rules {
-        let mut cmd = redis::cmd("ACL");
-        for word in rule.split_whitespace().skip(1) {
-            cmd.arg(word);
-        }
-        let () = cmd.query(&mut conn).expect(rule);
-    }
-    let url = |user: &str| {
-        format!(
+    set_acl_rules(redis.port, &rules);
+    each_program_works_as_its_acl_user(|user| {
+        let url = format!(
             "redis://{user}:{}-pw@127.0.0.1:{}/1",
             &user[3..],
             redis.port
-        )
-    };
-
-    let web = Web::start(&url("mq-web"));
-    let consumer = Program::start(
-        env!("CARGO_BIN_EXE_consumer"),
-        &[("REDIS_URL", &url("mq-consumer"))],
-    );
-    let reliable = Program::start_with(
-        {
-            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_consumer"));
-            c.arg("--reliable");
-            c
-        },
-        &[
-            ("REDIS_URL", &url("mq-reliable")),
-            ("CONSUMER_NAME", "test"),
-        ],
-    );
-    let subscriber = Program::start(
-        env!("CARGO_BIN_EXE_subscriber"),
-        &[("REDIS_URL", &url("mq-subscriber"))],
-    );
-    wait_subscribers(&redis, 1);
-    reliable
-        .wait_stderr("connected to Redis", Duration::from_secs(10))
-        .expect("the reliable consumer connects");
-    let page = web.get("/");
-    assert_eq!(page.status, 200);
-    assert!(page.text().contains("subscribed"), "{}", page.text());
-    for _ in 0..4 {
-        assert_eq!(web.get("/prodcons").status, 302);
-        assert_eq!(web.get("/pubsub").status, 302);
-    }
-    let printed = eventually(Duration::from_secs(10), || {
-        tasks(&consumer.stdout_lines()).len() + tasks(&reliable.stdout_lines()).len() == 4
-    });
-    assert!(
-        printed,
-        "{:?} {:?}",
-        consumer.stderr_lines(),
-        reliable.stderr_lines()
-    );
-    let heard = subscriber.wait_stdout(5, Duration::from_secs(10));
-    assert_eq!(tasks(&heard).len(), 4, "{heard:?}");
-    assert!(wait_empty(&redis, &[QUEUE, PROCESSING]));
-    for lines in [
-        web.program.stderr_lines(),
-        consumer.stderr_lines(),
-        reliable.stderr_lines(),
-        subscriber.stderr_lines(),
-    ] {
-        eprintln!("{lines:?}");
-        assert!(
-            !lines.iter().any(|l| l.contains("NOPERM") || l.contains("WARN")),
-            "{lines:?}"
         );
-    }
+        vec![("REDIS_URL", url)]
+    });
+    assert!(wait_empty(&redis, &[QUEUE, PROCESSING]));
 }
 
 /// With `REDIS_CA_FILE` the system's roots are not used, so a system store

@@ -13,8 +13,10 @@
 //! - `http_client`: a raw HTTP client over `TcpStream`.
 //! - `tls`: certificates made at test time, and a Redis that serves TLS.
 //! - `wine`: the Windows binaries under Wine.
+//! - `acl`: the ACL users of the docs, and the four programs as those users.
 //! - here: the names, the waits, and small helpers.
 
+mod acl;
 mod http_client;
 mod program;
 mod redis_server;
@@ -22,6 +24,7 @@ mod tls;
 mod web;
 mod wine;
 
+pub use acl::*;
 pub use http_client::*;
 pub use program::*;
 pub use redis_server::*;
