@@ -65,7 +65,7 @@ pub struct Connection {
     /// The sentinels' switches of primary counted when `rcon` was opened.
     switches: u64,
     last_used: Instant,
-    /// The web's: the read and write timeout now set on `rcon`.
+    /// The web's: the write timeout now set on `rcon`.
     bound: Option<Duration>,
     /// The workers': waits between commands that Redis keeps refusing.
     refusals: Backoff,
@@ -226,6 +226,9 @@ impl Connection {
         };
         let info = self.target.node_info(host, port).map_err(|e| self.failure(&e, false))?;
         let mut rcon = connect::open(info, &self.target.to_string(), deadline, read_timeout)?;
+        if let Policy::Bounded { deadline } = self.policy {
+            rcon.set_read_deadline(Some(deadline));
+        }
         redis::cmd("ASKING")
             .query::<()>(&mut rcon)
             .map_err(|e| self.failure(&e, false))?;
@@ -593,10 +596,11 @@ impl Connection {
         )
     }
 
-    /// Bounds the next command by the web's deadline: its read and write
-    /// timeout is what is left. Under load every request has about the same
-    /// time left, so the timeout is set again (two system calls) only when
-    /// it is off by more than 50 ms.
+    /// Bounds the next command by the web's deadline: its reply must have
+    /// come by then, however slowly it trickles (patch 6 of the vendored
+    /// redis), and a write waits at most the time left. Under load every
+    /// request has about the same time left, so the write timeout is set
+    /// again (a system call) only when it is off by more than 50 ms.
     fn bound(&mut self) -> Result<(), Failure> {
         let Policy::Bounded { deadline } = self.policy else {
             return Ok(());
@@ -605,13 +609,13 @@ impl Connection {
         let left = connect::time_left(deadline).map_err(|why| Failure::new(why, &at))?;
         let close_enough =
             self.bound.is_some_and(|t| t.abs_diff(left) <= Duration::from_millis(50));
-        if let Some(rcon) = self.rcon.as_ref()
-            && !close_enough
-        {
-            rcon.set_read_timeout(Some(left))
-                .and_then(|()| rcon.set_write_timeout(Some(left)))
-                .map_err(|e| Failure::from_redis(&e, &at, false, false))?;
-            self.bound = Some(left);
+        if let Some(rcon) = self.rcon.as_mut() {
+            rcon.set_read_deadline(Some(deadline));
+            if !close_enough {
+                rcon.set_write_timeout(Some(left))
+                    .map_err(|e| Failure::from_redis(&e, &at, false, false))?;
+                self.bound = Some(left);
+            }
         }
         Ok(())
     }

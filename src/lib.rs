@@ -39,7 +39,7 @@
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
 //! never stalls) are in the patched tiny_http under `vendor/tiny_http`, and
-//! five changes to the Redis client in the patched redis under
+//! six changes to the Redis client in the patched redis under
 //! `vendor/redis`; see each one's `PATCHES.md`.
 
 pub mod click;

@@ -438,6 +438,73 @@ fn a_trickling_set_up_is_bounded() {
     );
 }
 
+/// A server that answers the set-up commands at once, then the click's
+/// `LPUSH` one byte every 0.5 s (an answer of 23 bytes: 11.5 s). Each read
+/// waits less than its timeout, so only a deadline for the whole reply
+/// ends it: a click answers 504 (the push was sent) within its bound.
+/// (Before: no answer for 11.5 s.)
+#[test]
+fn a_trickling_reply_is_bounded() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(16).flatten() {
+            thread::spawn(move || answer_trickling(stream, b"LPUSH"));
+        }
+    });
+    let url = format!("redis://127.0.0.1:{port}/1");
+    let web = Web::start_env(&[("REDIS_URL", &url), ("WORKERS", "2")]);
+    for _ in 0..2 {
+        let started = Instant::now();
+        let answer = web.get("/prodcons");
+        let took = started.elapsed();
+        eprintln!("a trickling reply: {} in {took:?}", answer.status);
+        assert_eq!(answer.status, 504, "{}", answer.text());
+        // A hang catcher, not a speed: the bound is 2 s.
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+}
+
+/// Answers each command on `stream` with `+OK` at once, except `slow`,
+/// whose answer (the integer 1, written with leading zeros) comes one byte
+/// every 0.5 s.
+fn answer_trickling(mut stream: std::net::TcpStream, slow: &[u8]) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut line = Vec::new();
+    loop {
+        // A command: *N, then N times $LEN and the bytes.
+        line.clear();
+        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let n: usize = String::from_utf8_lossy(&line[1..]).trim().parse().unwrap_or(0);
+        let mut name = Vec::new();
+        for i in 0..n {
+            line.clear();
+            let _ = reader.read_until(b'\n', &mut line);
+            let len: usize = String::from_utf8_lossy(&line[1..]).trim().parse().unwrap_or(0);
+            let mut arg = vec![0; len + 2];
+            if reader.read_exact(&mut arg).is_err() {
+                return;
+            }
+            if i == 0 {
+                name = arg[..len].to_ascii_uppercase();
+            }
+        }
+        if name == slow {
+            for byte in b":00000000000000000001\r\n" {
+                thread::sleep(Duration::from_millis(500));
+                if stream.write_all(&[*byte]).is_err() {
+                    return;
+                }
+            }
+        } else if stream.write_all(b"+OK\r\n").is_err() {
+            return;
+        }
+    }
+}
+
 /// One element that is not UTF-8 among the first ten hid the whole queue
 /// behind "Redis ... answered with an error: Incompatible type" (Redis had
 /// answered fine); ten elements of 10 MiB made `GET /` a 105 MB page, and

@@ -915,6 +915,9 @@ pub struct Connection {
     /// The number of messages that are expected to be returned from the server,
     /// but the user no longer waits for - answers for requests that already returned a transient error.
     messages_to_skip: usize,
+
+    /// redis_mq patch 6: replies must have come by then (`set_read_deadline`).
+    read_deadline: Option<Instant>,
 }
 
 /// Represents a RESP2 pubsub connection.
@@ -1448,6 +1451,35 @@ fn handshake_and_setup(
     )
 }
 
+/// redis_mq patch 6: a socket whose every read waits at most until
+/// `deadline`, then fails with `TimedOut`.
+struct ByDeadline<'a> {
+    sock: &'a mut TcpStream,
+    deadline: Instant,
+}
+
+impl io::Read for ByDeadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "no reply by the deadline"));
+        }
+        self.sock.set_read_timeout(Some(left))?;
+        io::Read::read(self.sock, buf)
+    }
+}
+
+/// What TLS writes while reading (an alert, a key update) goes as it is.
+impl io::Write for ByDeadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
 /// redis_mq patch 5: shuts a socket down at a deadline, unless stopped
 /// first.
 struct Watchdog {
@@ -1718,6 +1750,7 @@ fn setup_connection(
         protocol: connection_info.protocol,
         push_sender: None,
         messages_to_skip: 0,
+        read_deadline: None,
     };
 
     if execute_connection_pipeline(
@@ -1845,6 +1878,16 @@ impl Connection {
     /// method.
     pub fn set_read_timeout(&self, dur: Option<Duration>) -> RedisResult<()> {
         self.con.set_read_timeout(dur)
+    }
+
+    /// redis_mq patch 6: replies read from now on must have come by
+    /// `deadline`, however slowly they arrive (a read timeout alone is
+    /// started again by every byte): each read of the socket waits at most
+    /// until then, and fails with `TimedOut` after it. The socket's read
+    /// timeout is left at the time that was left; `None` turns the deadline
+    /// off, and then set the read timeout again.
+    pub fn set_read_deadline(&mut self, deadline: Option<Instant>) {
+        self.read_deadline = deadline;
     }
 
     /// Creates a [`PubSub`] instance for this connection.
@@ -2014,8 +2057,15 @@ impl Connection {
     fn read(&mut self, is_response: bool) -> RedisResult<Value> {
         loop {
             let result = match self.con {
+                // redis_mq patch 6: by the deadline, when there is one.
                 ActualConnection::Tcp(TcpConnection { ref mut reader, .. }) => {
-                    self.parser.parse_value(reader)
+                    match self.read_deadline {
+                        Some(deadline) => self.parser.parse_value(ByDeadline {
+                            sock: reader,
+                            deadline,
+                        }),
+                        None => self.parser.parse_value(reader),
+                    }
                 }
                 #[cfg(all(feature = "tls-native-tls", not(feature = "tls-rustls")))]
                 ActualConnection::TcpNativeTls(ref mut boxed_tls_connection) => {
@@ -2025,7 +2075,17 @@ impl Connection {
                 #[cfg(feature = "tls-rustls")]
                 ActualConnection::TcpRustls(ref mut boxed_tls_connection) => {
                     let reader = &mut boxed_tls_connection.reader;
-                    self.parser.parse_value(reader)
+                    match self.read_deadline {
+                        Some(deadline) => {
+                            let mut sock = ByDeadline {
+                                sock: &mut reader.sock,
+                                deadline,
+                            };
+                            let stream = rustls::Stream::new(&mut reader.conn, &mut sock);
+                            self.parser.parse_value(stream)
+                        }
+                        None => self.parser.parse_value(reader),
+                    }
                 }
                 #[cfg(unix)]
                 ActualConnection::Unix(UnixConnection { ref mut sock, .. }) => {
