@@ -1452,7 +1452,9 @@ fn handshake_and_setup(
 }
 
 /// redis_mq patch 6: a socket whose every read waits at most until
-/// `deadline`, then fails with `TimedOut`.
+/// `deadline`. Past it, a read still takes what has already come (a process
+/// stopped and continued finds its reply there) but waits for nothing
+/// more: it times out at once.
 struct ByDeadline<'a> {
     sock: &'a mut TcpStream,
     deadline: Instant,
@@ -1461,10 +1463,7 @@ struct ByDeadline<'a> {
 impl io::Read for ByDeadline<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "no reply by the deadline"));
-        }
-        self.sock.set_read_timeout(Some(left))?;
+        self.sock.set_read_timeout(Some(left.max(Duration::from_micros(1))))?;
         io::Read::read(self.sock, buf)
     }
 }
@@ -1883,9 +1882,10 @@ impl Connection {
     /// redis_mq patch 6: replies read from now on must have come by
     /// `deadline`, however slowly they arrive (a read timeout alone is
     /// started again by every byte): each read of the socket waits at most
-    /// until then, and fails with `TimedOut` after it. The socket's read
-    /// timeout is left at the time that was left; `None` turns the deadline
-    /// off, and then set the read timeout again.
+    /// until then; after it, a read takes only what has already come and
+    /// otherwise fails at once as a timeout. The socket's read timeout is
+    /// left at the time that was left; `None` turns the deadline off, and
+    /// then set the read timeout again.
     pub fn set_read_deadline(&mut self, deadline: Option<Instant>) {
         self.read_deadline = deadline;
     }
