@@ -395,35 +395,20 @@ fn a_cold_connection_to_a_frozen_redis_fits_the_bound() {
 /// stuck there stops soon after SIGTERM.
 #[test]
 fn a_trickling_set_up_is_bounded() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    thread::spawn(move || {
-        for stream in listener.incoming().take(64).flatten() {
-            thread::spawn(move || {
-                use std::io::{Read, Write};
-                let mut stream = stream;
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request);
-                for byte in b"+OK\r\n".repeat(20) {
-                    thread::sleep(Duration::from_millis(300));
-                    if stream.write_all(&[byte]).is_err() {
-                        return;
-                    }
-                }
-            });
+    let port = serve_loopback(64, |mut stream| {
+        use std::io::{Read, Write};
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        for byte in b"+OK\r\n".repeat(20) {
+            thread::sleep(Duration::from_millis(300));
+            if stream.write_all(&[byte]).is_err() {
+                return;
+            }
         }
     });
     let url = format!("redis://:pw@127.0.0.1:{port}/1");
     let web = Web::start_env(&[("REDIS_URL", &url), ("WORKERS", "2")]);
-    for _ in 0..2 {
-        let started = Instant::now();
-        let answer = web.get("/prodcons");
-        let took = started.elapsed();
-        eprintln!("a trickling set-up: {} in {took:?}", answer.status);
-        assert_eq!(answer.status, 503, "{}", answer.text());
-        // A hang catcher, not a speed: the bound is 2 s.
-        assert!(took < Duration::from_secs(5), "{took:?}");
-    }
+    two_clicks_answer_in_time(&web, 503, "a trickling set-up");
     let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
     thread::sleep(Duration::from_millis(1500));
     let asked = Instant::now();
@@ -445,21 +430,34 @@ fn a_trickling_set_up_is_bounded() {
 /// (Before: no answer for 11.5 s.)
 #[test]
 fn a_trickling_reply_is_bounded() {
+    let port = serve_loopback(16, |stream| answer_trickling(stream, b"LPUSH"));
+    let url = format!("redis://127.0.0.1:{port}/1");
+    let web = Web::start_env(&[("REDIS_URL", &url), ("WORKERS", "2")]);
+    two_clicks_answer_in_time(&web, 504, "a trickling reply");
+}
+
+/// A server on a free loopback port that gives each of its first
+/// `connections` to `serve` on a thread of its own; its port.
+fn serve_loopback(connections: usize, serve: fn(std::net::TcpStream)) -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     thread::spawn(move || {
-        for stream in listener.incoming().take(16).flatten() {
-            thread::spawn(move || answer_trickling(stream, b"LPUSH"));
+        for stream in listener.incoming().take(connections).flatten() {
+            thread::spawn(move || serve(stream));
         }
     });
-    let url = format!("redis://127.0.0.1:{port}/1");
-    let web = Web::start_env(&[("REDIS_URL", &url), ("WORKERS", "2")]);
+    port
+}
+
+/// Two clicks on `/prodcons`, each answered `status` within the click's
+/// bound (the times printed, as `what`).
+fn two_clicks_answer_in_time(web: &Web, status: u16, what: &str) {
     for _ in 0..2 {
         let started = Instant::now();
         let answer = web.get("/prodcons");
         let took = started.elapsed();
-        eprintln!("a trickling reply: {} in {took:?}", answer.status);
-        assert_eq!(answer.status, 504, "{}", answer.text());
+        eprintln!("{what}: {} in {took:?}", answer.status);
+        assert_eq!(answer.status, status, "{}", answer.text());
         // A hang catcher, not a speed: the bound is 2 s.
         assert!(took < Duration::from_secs(5), "{took:?}");
     }
