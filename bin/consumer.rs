@@ -53,7 +53,7 @@ impl Task {
                 // print("Task get", task)
                 // new: a task that cannot be printed goes back to the queue
                 print::task_get(out, &task)
-                    .inspect_err(|_| self.rcon.give_back(self.queue, &task))?;
+                    .inspect_err(|_| worker::give_back(&mut self.rcon, self.queue, &task))?;
             }
         }
         Ok(())

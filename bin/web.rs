@@ -8,21 +8,20 @@
 //!
 //! | app.py | here |
 //! |---|---|
-//! | `rcon = redis.StrictRedis(host='localhost', db=1)` | `config::redis_from_env`; `server::serve` opens one `Connection` per worker |
+//! | `rcon = redis.StrictRedis(host='localhost', db=1)` | `config::redis_from_env`; `server::serve` gives each worker its `Connection`, its `rcon` |
 //! | `prodcons_queue`, `pubsub_channel` | `PRODCONS_QUEUE`, `PUBSUB_CHANNEL` (`src/names.rs`) |
 //! | `@app.route(...)` | `route`, the table |
 //! | `def index()`, `def prodcons()`, `def pubsub()` | `index`, `prodcons`, `pubsub` |
 //! | `app.run(debug=True)` | `run`: `server::serve`, `WORKERS` threads |
 //!
-//! What keeps it safe lives in the library, out of these lines:
-//! `click::push_and_confirm` and `click::publish` run a route's commands
-//! once on the worker's `Connection` (the click's 2 s bound, a new
-//! connection when the kept one died, never a command sent twice) and turn
-//! a `Failure` into `Reply::Failed`; with Sentinel a push is a 302 only once
-//! a replica has it. `http::respond` handles HEAD and panics, and
-//! `failure.rs` is the one place a failure becomes a status and words;
-//! `server::serve` runs the threads until a stop. Lines marked `new:` have
-//! no Python counterpart.
+//! What keeps it safe lives in the library, out of these lines: `rcon` is a
+//! `Connection` (`src/connection.rs`), which runs each command within the
+//! click's 2 s bound on a connection that is replaced when it died, and
+//! says why a command failed (`rcon.failure`, words from
+//! `src/failure.rs`); `click::redirect_once_on_a_replica` makes a push a
+//! 302 only once a replica has it, where there are replicas;
+//! `http::respond` handles HEAD and panics; `server::serve` runs the
+//! threads until a stop. Lines marked `new:` have no Python counterpart.
 
 use std::process::ExitCode;
 
@@ -52,8 +51,12 @@ const INDEX_HTML: &str = r#"
 fn route(method: &Method, path: &str, rcon: &mut Connection, clicks: &Clicks) -> Reply {
     match (method, path) {
         (Method::Get, "/") => index(rcon, clicks),
-        (Method::Get, "/prodcons") => click::push_and_confirm(rcon, |rcon| prodcons(rcon, clicks)),
-        (Method::Get, "/pubsub") => click::publish(rcon, |rcon| pubsub(rcon, clicks)),
+        (Method::Get, "/prodcons") => {
+            prodcons(rcon, clicks).unwrap_or_else(|e| Reply::Failed(rcon.failure(e)))
+        }
+        (Method::Get, "/pubsub") => {
+            pubsub(rcon, clicks).unwrap_or_else(|e| Reply::Failed(rcon.failure(e)))
+        }
         (_, "/" | "/prodcons" | "/pubsub") => Reply::MethodNotAllowed,
         _ => Reply::NotFound,
     }
@@ -68,7 +71,7 @@ fn index(rcon: &mut Connection, clicks: &Clicks) -> Reply {
 }
 
 /// `@app.route('/prodcons')`: the producer.
-fn prodcons(rcon: &mut redis::Connection, clicks: &Clicks) -> RedisResult<Reply> {
+fn prodcons(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     // elem = random.randrange(10)
     let elem = rand::random_range(0..10);
     // rcon.lpush(prodcons_queue, elem)
@@ -78,11 +81,12 @@ fn prodcons(rcon: &mut redis::Connection, clicks: &Clicks) -> RedisResult<Reply>
     // new: the page shows what each click did
     clicks.record(format!("pushed {elem}"));
     // return redirect('/')
-    Ok(Reply::Redirect("/"))
+    // (with replicas, once one has the push: src/click.rs)
+    Ok(click::redirect_once_on_a_replica(rcon, "/"))
 }
 
 /// `@app.route('/pubsub')`: the publisher.
-fn pubsub(rcon: &mut redis::Connection, clicks: &Clicks) -> RedisResult<Reply> {
+fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     // elem = random.randrange(10)
     let elem = rand::random_range(0..10);
     // rcon.publish(pubsub_channel, elem)

@@ -12,99 +12,118 @@
 
 use std::time::Instant;
 
+use redis::Value;
+
 use crate::connect;
-use crate::failure::{Failure, What};
+use crate::failure::{Failure, REPLY_LIMIT, What};
 use crate::names::PRODCONS_QUEUE;
 use crate::target::Target;
+
+/// A node, `(host, port)`.
+type Node = (String, u16);
+
+/// The most slots, and so ranges, a cluster has; and the most nodes
+/// (Redis's own advice for a cluster's size, with room to spare).
+const SLOTS: usize = 16384;
+const MOST_NODES: usize = 1000;
+
+/// The most a `CLUSTER SLOTS` answer may take: about 1,500 ranges of a
+/// primary and a replica (a cluster resharded slot by slot may have that
+/// many; most have a few). Parsed, an answer takes about ten times its
+/// size, on each web worker that reads one.
+const SLOTS_REPLY_LIMIT: usize = 256 << 10;
 
 /// The primary that holds the queue's slot, as the first node known (the
 /// URL's, or one `CLUSTER SLOTS` named before) that answers says by
 /// `deadline`.
-pub(crate) fn find_holder(target: &Target, deadline: Instant) -> Result<(String, u16), Failure> {
+pub(crate) fn find_holder(target: &Target, deadline: Instant) -> Result<Node, Failure> {
     let view = &target.cluster;
     let (host, port) = target.url_node();
     let mut nodes = view.nodes.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if !nodes.iter().any(|(h, p)| h == host && *p == port) {
         nodes.push((host.to_owned(), port));
     }
-    let mut last = Failure::new(What::NoPrimaryYet, &target.to_string());
-    for (tried, (host, port)) in nodes.iter().enumerate() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ask_by = Instant::now() + left / (nodes.len() - tried) as u32;
-        match ask(target, host, *port, ask_by) {
-            Ok((holder, known)) => {
-                *view.nodes.lock().unwrap_or_else(|e| e.into_inner()) = known;
-                view.held_by(Some(holder.clone()));
-                return Ok(holder);
-            }
-            Err(failure) => last = failure,
-        }
-    }
-    Err(last)
+    connect::first_answer(nodes.len(), deadline, |tried, ask_by| {
+        let (host, port) = &nodes[tried];
+        let shown = target.to_string();
+        let mut rcon = connect::open(target.node_info(host, *port)?, &shown, ask_by)?;
+        let holder = remember_nodes(target, &mut rcon, host)?;
+        holder.ok_or_else(|| Failure::new(What::NoPrimaryYet, &shown))
+    })
 }
 
-/// Every node of the cluster `rcon` (on `host`) belongs to, remembered to
-/// ask when the node the URL names is gone; said once a node turns out to
-/// be a cluster's. A refusal leaves the list as it was.
-pub(crate) fn remember_nodes(target: &Target, rcon: &mut redis::Connection, host: &str) {
-    if let Ok((holder, known)) = slots(rcon, host) {
-        *target.cluster.nodes.lock().unwrap_or_else(|e| e.into_inner()) = known;
-        target.cluster.held_by(holder);
-    }
-}
-
-/// A node, `(host, port)`.
-type Node = (String, u16);
-
-/// `CLUSTER KEYSLOT task:prodcons:queue` and `CLUSTER SLOTS` to one node:
-/// the slot's primary, and every node named.
-type Holder = (Node, Vec<Node>);
-fn ask(target: &Target, host: &str, port: u16, ask_by: Instant) -> Result<Holder, Failure> {
-    let shown = target.to_string();
-    let info = target
-        .node_info(host, port)
-        .map_err(|e| Failure::from_redis(&e, &shown, false, false))?;
-    let left = connect::time_left(ask_by).map_err(|why| Failure::new(why, &shown))?;
-    let mut rcon = connect::open(info, &shown, ask_by, Some(left))?;
-    match slots(&mut rcon, host) {
-        Ok((Some(holder), known)) => Ok((holder, known)),
-        Ok((None, _)) => Err(Failure::new(What::NoPrimaryYet, &shown)),
-        Err(e) => Err(Failure::from_redis(&e, &shown, false, false)),
-    }
-}
-
-/// The queue's slot's primary (if one holds it) and every node named, as
-/// the node on `rcon` (`asked`) says.
-fn slots(
+/// Asks the node on `rcon` (at `host`) which node holds the queue's slot,
+/// and remembers every node it names, to ask when the URL's is gone. An
+/// answer that is not a cluster's (too large, or not slot numbers) is a
+/// failure that says so.
+pub(crate) fn remember_nodes(
+    target: &Target,
     rcon: &mut redis::Connection,
-    asked: &str,
-) -> redis::RedisResult<(Option<Node>, Vec<Node>)> {
-    let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(PRODCONS_QUEUE).query(rcon)?;
-    let ranges: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER").arg("SLOTS").query(rcon)?;
+    host: &str,
+) -> Result<Option<Node>, Failure> {
+    let shown = target.to_string();
+    let failed = |e: redis::RedisError| Failure::from_redis(&e, &shown, false, false);
+    let asked = redis::cmd("CLUSTER").arg("KEYSLOT").arg(PRODCONS_QUEUE).query(rcon);
+    rcon.set_reply_limit(Some(SLOTS_REPLY_LIMIT));
+    let slots = asked.and_then(|slot| Ok((slot, redis::cmd("CLUSTER").arg("SLOTS").query(rcon)?)));
+    rcon.set_reply_limit(Some(REPLY_LIMIT));
+    let (slot, ranges): (i64, Value) = slots.map_err(|e| unusable(failed(e), &shown))?;
+    let (holder, known) = read_slots(slot, &ranges, host)
+        .ok_or_else(|| Failure::new(What::Unusable(MALFORMED.into()), &shown))?;
+    *target.cluster.nodes.lock().unwrap_or_else(|e| e.into_inner()) = known;
+    target.cluster.held_by(holder.clone());
+    Ok(holder)
+}
+
+const MALFORMED: &str = "its CLUSTER SLOTS answer is not a cluster's (slot numbers from 0 to 16383, each range naming its nodes, at most 16,384 ranges and 1,000 nodes)";
+
+/// A failure to read `CLUSTER SLOTS` (too large, say), saying so.
+fn unusable(failure: Failure, shown: &str) -> Failure {
+    match failure.what {
+        What::Unusable(why) => Failure::new(What::Unusable(format!("CLUSTER SLOTS: {why}")), shown),
+        _ => failure,
+    }
+}
+
+/// From `CLUSTER SLOTS`: the primary of `slot` (if one holds it) and every
+/// node named; `None` when the answer is not a cluster's.
+fn read_slots(slot: i64, ranges: &Value, asked: &str) -> Option<(Option<Node>, Vec<Node>)> {
+    let Value::Array(ranges) = ranges else {
+        return None;
+    };
+    if ranges.len() > SLOTS {
+        return None;
+    }
     let mut holder = None;
     let mut known = Vec::new();
-    for range in &ranges {
-        let [start, end, nodes @ ..] = range.as_slice() else {
-            continue;
+    for range in ranges {
+        let Value::Array(range) = range else {
+            return None;
         };
-        let number = |v: &redis::Value| redis::from_redis_value_ref::<i64>(v).unwrap_or(-1);
-        let addrs: Vec<(String, u16)> = nodes.iter().filter_map(|n| address(n, asked)).collect();
-        if (number(start)..=number(end)).contains(&slot) {
+        let [start, end, nodes @ ..] = range.as_slice() else {
+            return None;
+        };
+        let slot_number = |v| redis::from_redis_value_ref::<u16>(v).ok().filter(|n| *n < 16384);
+        let addrs: Vec<Node> = nodes.iter().filter_map(|n| address(n, asked)).collect();
+        if (i64::from(slot_number(start)?)..=i64::from(slot_number(end)?)).contains(&slot) {
             holder = addrs.first().cloned();
         }
         known.extend(addrs);
+        known.sort();
+        known.dedup();
+        if known.len() > MOST_NODES {
+            return None;
+        }
     }
-    known.sort();
-    known.dedup();
-    Ok((holder, known))
+    Some((holder, known))
 }
 
 /// A node of `CLUSTER SLOTS`, `[host, port, id, ...]`. No host (`NULL`, or
 /// "" from a node that does not know its address yet) means the node that
 /// answered (`asked`); `?` (asked for hostnames, it has none) is no
 /// address at all.
-fn address(node: &redis::Value, asked: &str) -> Option<(String, u16)> {
-    let redis::Value::Array(fields) = node else {
+fn address(node: &Value, asked: &str) -> Option<Node> {
+    let Value::Array(fields) = node else {
         return None;
     };
     let host: Option<String> = redis::from_redis_value_ref(fields.first()?).ok()?;
@@ -120,6 +139,21 @@ fn address(node: &redis::Value, asked: &str) -> Option<(String, u16)> {
 mod tests {
     use super::*;
     use redis::Value::{Array, BulkString, Int, Nil};
+
+    #[test]
+    fn a_range_that_is_not_slot_numbers_is_no_answer() {
+        let node = node(BulkString(b"10.0.0.2".to_vec()));
+        let range = |start| Array(vec![start, Int(16383), node.clone()]);
+        let good = Array(vec![range(Int(0))]);
+        let holder = Some(("10.0.0.2".into(), 7001));
+        assert_eq!(read_slots(5, &good, "x").map(|s| s.0), Some(holder));
+        assert_eq!(
+            read_slots(5, &Array(vec![range(BulkString(b"x".to_vec()))]), "x"),
+            None
+        );
+        assert_eq!(read_slots(5, &Array(vec![range(Int(-1))]), "x"), None);
+        assert_eq!(read_slots(5, &Int(1), "x"), None);
+    }
 
     fn node(host: redis::Value) -> redis::Value {
         Array(vec![host, Int(7001), BulkString(b"id".to_vec())])

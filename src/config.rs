@@ -83,14 +83,9 @@ fn sentinels(list: &str) -> Result<Vec<(String, u16)>, Stop> {
         ))
     };
     list.split(',')
-        .map(|item| {
-            let item = item.trim();
-            let (host, port) = item.rsplit_once(':').ok_or_else(bad)?;
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            match port.parse::<u16>() {
-                Ok(port) if port > 0 && !host.is_empty() => Ok((host.to_owned(), port)),
-                _ => Err(bad()),
-            }
+        .map(|item| match target::parse_addr(item.trim()) {
+            Some((host, port)) if port > 0 && !host.is_empty() => Ok((host, port)),
+            _ => Err(bad()),
         })
         .collect()
 }
@@ -123,7 +118,7 @@ fn redis_url(url: &str, certs: TlsCertificates) -> Result<Target, Stop> {
     // What the redis crate makes of the TLS files, said now, not at every connect.
     let (host, port) = target.url_node();
     target
-        .node_info(host, port)
+        .tcp_info(host, port)
         .map_err(|e| Stop::Setting(format!("the TLS files are not usable: {e}")))?;
     Ok(target)
 }

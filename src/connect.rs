@@ -19,18 +19,19 @@ use std::time::{Duration, Instant};
 
 use redis::{Client, ConnectionAddr, ConnectionInfo};
 
-use crate::failure::{Failure, What};
+use crate::failure::{Failure, REPLY_LIMIT, What};
 
 /// How long a worker's connect may take, and a web connect at most.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A connection to the node `info` names, opened by `deadline`; `at` is how
-/// failures name it. `read_timeout` then stays on it (`None`: wait for ever).
+/// failures name it. Its reads wait at most the time that was left (the
+/// caller sets another read timeout when it keeps it), and each reply may
+/// be at most [`REPLY_LIMIT`] (redis patch 7).
 pub(crate) fn open(
     info: ConnectionInfo,
     at: &str,
     deadline: Instant,
-    read_timeout: Option<Duration>,
 ) -> Result<redis::Connection, Failure> {
     let failed = |e: &redis::RedisError, over_tls| Failure::at_connect(e, at, over_tls);
     let (info, over_tls, named) = match info.addr().clone() {
@@ -47,18 +48,38 @@ pub(crate) fn open(
     };
     let left = time_left(deadline).map_err(|why| Failure::new(why, at))?;
     let client = Client::open(info).map_err(|e| failed(&e, over_tls))?;
-    let rcon = if named {
+    let mut rcon = if named {
         on_a_helper(move || client.get_connection_with_timeout(left), deadline)
             .unwrap_or_else(|| Err(timed_out()))
     } else {
         client.get_connection_with_timeout(left)
     }
     .map_err(|e| failed(&e, over_tls))?;
+    rcon.set_reply_limit(Some(REPLY_LIMIT));
     let set = rcon
-        .set_read_timeout(read_timeout)
+        .set_read_timeout(Some(left))
         .and_then(|()| rcon.set_write_timeout(Some(CONNECT_TIMEOUT)));
     set.map_err(|e| failed(&e, over_tls))?;
     Ok(rcon)
+}
+
+/// `ask` of each of `count` nodes in turn (by number), each by its share of
+/// the time left until `deadline`, so that one that does not answer leaves
+/// time for the others: the first answer, or the last failure.
+pub(crate) fn first_answer<T>(
+    count: usize,
+    deadline: Instant,
+    mut ask: impl FnMut(usize, Instant) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let mut last = Failure::new(What::NoAnswer, "");
+    for tried in 0..count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ask(tried, Instant::now() + left / (count - tried) as u32) {
+            Ok(answer) => return Ok(answer),
+            Err(failure) => last = failure,
+        }
+    }
+    Err(last)
 }
 
 /// The first address of `host`, by `deadline`. `localhost` is 127.0.0.1
@@ -70,7 +91,7 @@ fn resolve(host: String, port: u16, deadline: Instant) -> Result<SocketAddr, Wha
     if host.eq_ignore_ascii_case("localhost") {
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
     }
-    let failed = |why: String| What::Unreachable(format!("cannot resolve host {host:?}: {why}"));
+    let failed = |why: String| What::Unreachable(format!("cannot resolve host {host}: {why}"));
     let name = (host.clone(), port);
     match on_a_helper(
         move || name.to_socket_addrs().map(|mut a| a.next()),

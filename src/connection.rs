@@ -2,19 +2,21 @@
 //! one type through which the web, the consumer, `consumer --reliable` and
 //! the subscriber talk to Redis. It finds the node (the URL's host, the
 //! primary the sentinels name, or the node of a cluster that holds the
-//! queue's slot), connects within a bound, runs a command once
-//! and, when that fails, says what happened as a [`Failure`]: whether the
-//! command may have run, and whether the node must be looked for again.
+//! queue's slot), connects within a bound, and runs each command on it,
+//! following a cluster's `MOVED` and `ASK`. It is a redis-rs
+//! `ConnectionLike`, so a lesson calls `rcon.lpush(...)` on it as the
+//! Python does on its `rcon`; when a command fails,
+//! [`failure`](Connection::failure) says what happened as a [`Failure`].
 //!
 //! The programs differ only in the policy they open it with:
 //!
 //! - [`Connection::bounded`], the web's: every command answers by the
-//!   click's deadline and is sent once at most; a kept connection that sat
-//!   idle is checked with `PING` first, so a dead one is replaced before
-//!   anything is written on it.
+//!   click's deadline; a kept connection that sat idle is checked with
+//!   `PING` first, so a dead one is replaced before anything is written on
+//!   it.
 //! - [`Connection::wait_for_redis`], the workers': a failure is said, waited
-//!   out with a capped `Backoff` and followed by a new connection, for as
-//!   long as Redis is away, unless a stop is asked for.
+//!   out with the capped backoff ([`Retries`]) and followed by a new
+//!   connection, for as long as Redis is away, unless a stop is asked for.
 //!
 //! The original opened one connection at start and let any error end the
 //! program.
@@ -22,13 +24,13 @@
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use redis::{Commands, PubSub, RedisResult};
+use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, Value};
 
 use crate::connect::{self, CONNECT_TIMEOUT};
 use crate::exit::Stop;
 use crate::failure::{Failure, What};
 use crate::signals;
-use crate::target::{Finder, Target, show_addr};
+use crate::target::{Finder, Target, parse_addr, show_addr};
 use crate::{cluster, sentinel};
 
 /// How long one `BLPOP` (or `BLMOVE`) of the consumer waits in Redis, and
@@ -54,32 +56,34 @@ pub const CONSUMER_READ_TIMEOUT: Duration = Duration::from_secs(12);
 /// further apart.
 const CHECK_AFTER: Duration = Duration::from_millis(10);
 
+/// A node, `(host, port)`.
+type Node = (String, u16);
+
 /// A connection to the node that holds our keys, opened again after a
 /// failure; see the module doc for the two policies.
 pub struct Connection {
     target: Target,
     policy: Policy,
     rcon: Option<redis::Connection>,
-    /// Where `rcon` goes, or went last (`host:port`).
-    node: String,
+    /// Where `rcon` goes, or went last.
+    node: Option<Node>,
     /// The sentinels' switches of primary counted when `rcon` was opened.
     switches: u64,
     last_used: Instant,
+    /// Something was sent on `rcon` since it was opened.
+    used: bool,
     /// The web's: the write timeout now set on `rcon`.
     bound: Option<Duration>,
-    /// The workers': waits between commands that Redis keeps refusing.
-    refusals: Backoff,
-    last_refusal: Option<Instant>,
-    /// A subscription was made on `rcon`: it ends only when the connection
-    /// is lost, so the next one needs a new connection.
-    subscribed: bool,
-    /// The connection the last command went out on after an `ASK`: only
-    /// there can `WAIT` confirm it.
+    /// The connection the last command went out on after an `ASK`.
     asked: Option<redis::Connection>,
+    /// What the last command's error was, in full (see [`Self::failure`]).
+    failed: Option<Failure>,
+    /// The workers': the failures in a row, and the wait before the next try.
+    retries: Retries,
 }
 
 enum Policy {
-    /// By this deadline, sent once at most.
+    /// Every command answered by this deadline.
     Bounded { deadline: Instant },
     /// Until Redis is back; this read timeout on every connection.
     Patient { read_timeout: Option<Duration> },
@@ -90,12 +94,8 @@ impl Connection {
     /// each command answers by the deadline given with
     /// [`answer_by`](Self::answer_by).
     pub fn bounded(target: Target) -> Connection {
-        Connection::new(
-            target,
-            Policy::Bounded {
-                deadline: Instant::now(),
-            },
-        )
+        let deadline = Instant::now();
+        Connection::new(target, Policy::Bounded { deadline })
     }
 
     /// A worker's connection, opened now: waits (and says so) until Redis
@@ -105,22 +105,8 @@ impl Connection {
         read_timeout: Option<Duration>,
     ) -> Result<Connection, Stop> {
         let mut rcon = Connection::new(target, Policy::Patient { read_timeout });
-        rcon.reconnect_until_redis_answers()?;
+        rcon.reconnect()?;
         Ok(rcon)
-    }
-
-    /// One try to reach Redis, for a setting that only Redis can refuse: a
-    /// db other than 0 on a cluster is [`Stop::Setting`]; anything else
-    /// (Redis down, say) is for the first click to meet.
-    pub fn check_the_db(target: &Target) -> Result<(), Stop> {
-        let mut rcon = Connection::bounded(target.clone());
-        rcon.answer_by(Instant::now() + CONNECT_TIMEOUT);
-        match rcon.live() {
-            Err(failure) if failure.what == What::ClusterHasOnlyDb0 => {
-                Err(Stop::Setting(failure.to_string()))
-            }
-            _ => Ok(()),
-        }
     }
 
     fn new(target: Target, policy: Policy) -> Connection {
@@ -131,14 +117,14 @@ impl Connection {
             target,
             policy,
             rcon: None,
-            node: String::new(),
+            node: None,
             switches: 0,
             last_used: Instant::now(),
+            used: false,
             bound: None,
-            refusals: Backoff::new(),
-            last_refusal: None,
-            subscribed: false,
             asked: None,
+            failed: None,
+            retries: Retries::default(),
         }
     }
 
@@ -148,8 +134,9 @@ impl Connection {
 
     /// The node the kept connection goes to, if there is one (with
     /// Sentinel: the primary it was named as).
-    pub fn node(&self) -> Option<&str> {
-        self.rcon.as_ref().map(|_| self.node.as_str())
+    pub fn node(&self) -> Option<String> {
+        let (host, port) = self.node.as_ref().filter(|_| self.rcon.is_some())?;
+        Some(show_addr(host, *port))
     }
 
     /// Sets when the next commands must be answered (each click's bound).
@@ -159,93 +146,75 @@ impl Connection {
         }
     }
 
-    /// Forgets the kept connection (after a panic, it may be half-way
-    /// through a reply).
+    /// The web's: what is left of the time the commands must answer by.
+    pub fn time_left(&self) -> Option<Duration> {
+        match self.policy {
+            Policy::Bounded { deadline } => connect::time_left(deadline).ok(),
+            Policy::Patient { .. } => None,
+        }
+    }
+
+    /// Forgets the kept connection (after a panic it may be half-way
+    /// through a reply; after a command with no answer, out of step).
     pub fn reset(&mut self) {
         self.rcon = None;
     }
 
-    /// Runs `command` once on a live connection. After a failure the
-    /// connection is replaced when it cannot carry another command, and the
-    /// [`Failure`] says whether the command may have run.
-    ///
-    /// On a Redis Cluster, a node that does not hold our keys answers
-    /// `MOVED` (the command did not run there): the command goes to the node
-    /// named, which is kept; `ASK` (the slot is moving) sends it once to the
-    /// node named, after `ASKING`. With Sentinel, a node no longer the
-    /// primary (`READONLY`) did not run it either: it goes to the primary.
+    /// The connection the last command went out on (where an `ASK` sent
+    /// it, or the kept one), for what this type does not carry itself: a
+    /// subscription, or a `WAIT` that must go where the write went.
+    pub fn raw(&mut self) -> Option<&mut redis::Connection> {
+        self.raw_and_retries().0
+    }
+
+    /// [`raw`](Self::raw), and the workers' [`Retries`] beside it: a borrow
+    /// of the one (a subscription) leaves the other free.
+    pub fn raw_and_retries(&mut self) -> (Option<&mut redis::Connection>, &mut Retries) {
+        self.used = true;
+        self.failed = None;
+        self.last_used = Instant::now();
+        (
+            self.asked.as_mut().or(self.rcon.as_mut()),
+            &mut self.retries,
+        )
+    }
+
+    /// True when the kept connection was opened and nothing was sent on it
+    /// yet.
+    pub fn is_fresh(&self) -> bool {
+        self.rcon.is_some() && !self.used
+    }
+
+    /// Where the kept connection goes, as the log says it.
+    pub fn at(&self) -> String {
+        match &self.node {
+            Some(node) => self.shown(node),
+            None => self.target.to_string(),
+        }
+    }
+
+    /// The [`Failure`] behind `e`, an error a command on this connection
+    /// returned: whether the command may have run, and what to do.
+    pub fn failure(&mut self, e: RedisError) -> Failure {
+        let failed = self.failed.take();
+        failed.unwrap_or_else(|| self.failure_of(&e, true))
+    }
+
+    /// `command` on this connection; an error as its [`Failure`].
     pub fn run<T>(
         &mut self,
-        mut command: impl FnMut(&mut redis::Connection) -> RedisResult<T>,
+        command: impl FnOnce(&mut Self) -> RedisResult<T>,
     ) -> Result<T, Failure> {
-        self.asked = None;
-        for _ in 0..3 {
-            let rcon = self.live()?;
-            let result = command(rcon);
-            self.last_used = Instant::now();
-            let e = match result {
-                Ok(value) => return Ok(value),
-                Err(e) => e,
-            };
-            match (e.code(), redirect(&e, &self.node)) {
-                (Some("MOVED"), Some(node)) => {
-                    self.target.cluster.held_by(Some(node));
-                    self.rcon = None;
-                }
-                (Some("ASK"), Some((host, port))) => return self.run_asking(&host, port, command),
-                _ => {
-                    let failure = self.failure(&e, true);
-                    if failure.ends_the_connection() {
-                        self.rcon = None;
-                    }
-                    // With Sentinel the node was demoted (a failover): the
-                    // command did not run, so it goes to the primary found now.
-                    if !matches!(failure.what, What::NotPrimary(_)) || !self.target.uses_sentinel()
-                    {
-                        return Err(failure);
-                    }
-                }
-            }
-        }
-        Err(Failure::new(What::NoPrimaryYet, &self.target.to_string()))
+        command(self).map_err(|e| self.failure(e))
     }
 
-    /// `ASKING`, then `command`, on a connection of its own to the node a
-    /// slot is moving to, opened within the policy's bound.
-    fn run_asking<T>(
-        &mut self,
-        host: &str,
-        port: u16,
-        mut command: impl FnMut(&mut redis::Connection) -> RedisResult<T>,
-    ) -> Result<T, Failure> {
-        let (deadline, read_timeout) = self.connect_bound();
-        // The web's bound is the click's, for the command too.
-        let read_timeout = match self.policy {
-            Policy::Bounded { deadline } => connect::time_left(deadline).ok(),
-            Policy::Patient { .. } => read_timeout,
-        };
-        let info = self.target.node_info(host, port).map_err(|e| self.failure(&e, false))?;
-        let mut rcon = connect::open(info, &self.target.to_string(), deadline, read_timeout)?;
-        if let Policy::Bounded { deadline } = self.policy {
-            rcon.set_read_deadline(Some(deadline));
-        }
-        redis::cmd("ASKING")
-            .query::<()>(&mut rcon)
-            .map_err(|e| self.failure(&e, false))?;
-        let done = command(&mut rcon).map_err(|e| self.failure(&e, true))?;
-        self.asked = Some(rcon);
-        Ok(done)
-    }
-
-    /// A worker's command: runs `command` once, whose `None` means "nothing
-    /// this time" (no element within [`WAIT`]). When it fails, says why,
-    /// waits and connects again ([`wait_then_reconnect`]) and returns
-    /// `None` too: the caller's loop simply goes round again.
-    ///
-    /// [`wait_then_reconnect`]: Self::wait_then_reconnect
+    /// A worker's command: runs `command`, whose `None` means "nothing this
+    /// time" (no element within [`WAIT`]). When it fails, says why, waits
+    /// and connects again ([`wait_then_reconnect`](Self::wait_then_reconnect))
+    /// and returns `None` too: the caller's loop simply goes round again.
     pub fn run_or_reconnect<T>(
         &mut self,
-        command: impl FnMut(&mut redis::Connection) -> RedisResult<Option<T>>,
+        command: impl FnOnce(&mut Self) -> RedisResult<Option<T>>,
     ) -> Result<Option<T>, Stop> {
         match self.run(command) {
             Ok(value) => Ok(value),
@@ -256,184 +225,217 @@ impl Connection {
         }
     }
 
-    /// After a failed command of a worker: says what went wrong and connects
-    /// again. When Redis answered with an error (say the key holds a
-    /// string), it first waits, longer each time while Redis keeps refusing,
-    /// so a command that keeps failing never turns into a busy loop.
+    /// After a failed command of a worker: says what went wrong, waits (the
+    /// capped backoff, whatever the failure, so no failure that repeats is
+    /// a busy loop) and connects again.
     pub fn wait_then_reconnect(&mut self, failure: &Failure) -> Result<(), Stop> {
-        if failure.is_unreachable() {
-            warn!("{}", failure.for_a_worker());
-        } else {
-            // A refusal long after the last one starts the waits over.
-            if self.last_refusal.is_some_and(|t| t.elapsed() > Duration::from_secs(30)) {
-                self.refusals = Backoff::new();
-            }
-            self.last_refusal = Some(Instant::now());
-            let delay = self.refusals.next_delay();
-            warn!("{failure}; trying again in {} ms", delay.as_millis());
-            signals::sleep_unless_stopped(delay)?;
-        }
+        self.retries.wait(&failure.for_a_worker())?;
+        self.reconnect()
+    }
+
+    /// A worker's new connection: tried with the capped backoff until Redis
+    /// answers or a stop is asked for.
+    pub fn reconnect(&mut self) -> Result<(), Stop> {
         self.rcon = None;
-        self.reconnect_until_redis_answers()
-    }
-
-    /// Puts an element that could not be printed back where `BLPOP` took
-    /// it, the head of `queue`.
-    pub fn give_back(&mut self, queue: &str, task: &[u8]) {
-        if let Err(failure) = self.run(|rcon| rcon.lpush::<_, _, ()>(queue, task)) {
-            warn!("could not put the element back ({failure}): it is lost");
-        }
-    }
-
-    /// `ps = rcon.pubsub()` and `ps.subscribe(channel)`, on a connection of
-    /// its own: a new one when an earlier subscription ended (a
-    /// subscription ends only when its connection is lost). `None` when
-    /// Redis refused the `SUBSCRIBE` or the connection broke; it is said,
-    /// waited out like a refused command, and the next call tries again.
-    pub(crate) fn subscribe(&mut self, channel: &str) -> Result<Option<PubSub<'_>>, Stop> {
-        if self.subscribed {
-            warn!(
-                "anything published until we are subscribed again is missed (pub/sub keeps nothing)"
-            );
-            self.rcon = None;
-            self.reconnect_until_redis_answers()?;
-        }
-        self.subscribed = true;
-        let at = self.shown(&self.node);
-        let Connection {
-            rcon,
-            target,
-            refusals,
-            ..
-        } = self;
-        let Some(rcon) = rcon.as_mut() else {
-            return Ok(None);
-        };
-        let mut ps = rcon.as_pubsub();
-        match ps.subscribe(channel) {
-            Ok(()) => {
-                info!("subscribed to {channel} at {at}");
-                Ok(Some(ps))
-            }
-            Err(e) => {
-                drop(ps);
-                let failure = Failure::from_redis(&e, &target.to_string(), true, false);
-                let delay = refusals.next_delay();
-                warn!(
-                    "{}; trying again in {} ms",
-                    failure.for_a_worker(),
-                    delay.as_millis()
-                );
-                signals::sleep_unless_stopped(delay)?;
-                Ok(None)
+        loop {
+            match self.open() {
+                Ok((rcon, node)) => {
+                    self.keep(rcon, node);
+                    let at = self.at();
+                    match self.retries.failures {
+                        0 => info!("connected to Redis at {at}"),
+                        1 => warn!("connected to Redis at {at} after 1 failed try"),
+                        n => warn!("connected to Redis at {at} after {n} failed tries"),
+                    }
+                    return Ok(());
+                }
+                Err(failure) if failure.what == What::ClusterHasOnlyDb0 => {
+                    return Err(Stop::Setting(failure.to_string()));
+                }
+                Err(failure) => self.retries.wait(&failure.to_string())?,
             }
         }
     }
 
-    /// With replicas (Sentinel): waits, within what is left of the click's
-    /// time, until at least one replica has every write made so far on this
-    /// connection (`WAIT 1`). `None` without replicas; otherwise how many
-    /// replicas confirmed, 0 when none did in time or when the answer did
-    /// not come. Always on the connection the write went out on: `WAIT` on
-    /// another would confirm nothing.
-    pub fn confirm_on_a_replica(&mut self) -> Option<usize> {
-        if !self.target.has_replicas() {
-            return None;
-        }
-        let Policy::Bounded { deadline } = self.policy else {
-            return None;
-        };
-        // WAIT must answer before the connection's read timeout (the time
-        // left) runs out, so it gets that less a margin for the round trip.
-        let left = connect::time_left(deadline).unwrap_or_default();
-        let wait_ms = left.saturating_sub(Duration::from_millis(100)).as_millis() as u64;
-        // The connection the push went out on, as it is: never a new one.
-        let mut asked = self.asked.take();
-        let Some(rcon) = asked.as_mut().or(self.rcon.as_mut()) else {
-            return Some(0);
-        };
-        if wait_ms == 0 {
-            return Some(0);
-        }
-        let confirmed = redis::cmd("WAIT").arg(1).arg(wait_ms).query(rcon);
-        self.last_used = Instant::now();
-        confirmed.map_or_else(
-            |e| {
-                if e.code().is_some() {
-                    // Refused (an ACL user without +wait): said, as every
-                    // push will answer 202 until that is fixed.
-                    warn!("{}; the push is not confirmed", self.failure(&e, false));
-                } else {
-                    debug!("WAIT got no answer ({e}); the push is not confirmed");
-                    if asked.is_none() {
+    /// Sends `cmd` (one command, as redis-rs packs it) on a live connection.
+    /// A node that does not hold our keys answers `MOVED` (the command did
+    /// not run there): it goes to the node named, which is kept; `ASK` (the
+    /// slot is moving) sends it once to the node named, after `ASKING`.
+    /// With Sentinel, a node no longer the primary (`READONLY`) did not run
+    /// it either: it goes to the primary. Three tries at most.
+    fn send(&mut self, cmd: &[u8]) -> Result<Value, Failure> {
+        for _ in 0..3 {
+            // Redis's error answers come as values; redis-rs's `query` turns
+            // them into errors, and so does this, to follow MOVED and ASK.
+            let result = self.live()?.req_packed_command(cmd).and_then(Value::extract_error);
+            self.last_used = Instant::now();
+            let e = match result {
+                Ok(value) => {
+                    self.retries.succeeded();
+                    return Ok(value);
+                }
+                Err(e) => e,
+            };
+            match e.code() {
+                Some("MOVED") => {
+                    self.target.cluster.held_by(Some(self.redirect(&e)?));
+                    self.rcon = None;
+                }
+                Some("ASK") => return self.send_asking(self.redirect(&e)?, cmd),
+                _ => {
+                    let failure = self.failure_of(&e, true);
+                    if failure.ends_the_connection() {
                         self.rcon = None;
                     }
+                    let demoted = matches!(failure.what, What::NotPrimary(_));
+                    if !demoted || !self.target.uses_sentinel() {
+                        return Err(failure);
+                    }
                 }
-                Some(0)
-            },
-            Some,
-        )
+            }
+        }
+        let what = match self.target.uses_sentinel() {
+            true => What::NoPrimaryYet,
+            false => What::TryAgain(format!(
+                "MOVED three times in a row, last to {}: its nodes disagree on which holds the queue's slot",
+                self.node().unwrap_or_default()
+            )),
+        };
+        Err(Failure::new(what, &self.target.to_string()))
+    }
+
+    /// `ASKING`, then `cmd`, on a connection of its own to `node`, where
+    /// the slot is moving, opened within the policy's bound.
+    fn send_asking(&mut self, node: Node, cmd: &[u8]) -> Result<Value, Failure> {
+        let info = self.target.node_info(&node.0, node.1)?;
+        let mut rcon = connect::open(info, &self.target.to_string(), self.connect_deadline())?;
+        self.set_policy_on(&mut rcon);
+        redis::cmd("ASKING")
+            .query::<()>(&mut rcon)
+            .map_err(|e| self.failure_of(&e, false))?;
+        let value = rcon.req_packed_command(cmd).and_then(Value::extract_error);
+        let value = value.map_err(|e| self.failure_of(&e, true))?;
+        self.asked = Some(rcon);
+        Ok(value)
+    }
+
+    /// The node a `MOVED` or `ASK` names. `MOVED 3122 :7001` (no host: the
+    /// cluster does not know its nodes' address, as behind a load balancer)
+    /// means the host of the node that answered. One that is not an
+    /// address is a failure: the command did not run.
+    fn redirect(&self, e: &RedisError) -> Result<Node, Failure> {
+        let named = e.redirect_node().map_or("", |(addr, _)| addr);
+        let here = self.node.as_ref().map(|(host, _)| host.clone());
+        let node = match parse_addr(named) {
+            Some((host, port)) if host.is_empty() => here.map(|here| (here, port)),
+            node => node,
+        };
+        node.ok_or_else(|| {
+            let code = e.code().unwrap_or("a redirect");
+            let why = format!("{code} to {named}, which is not host:port with a port up to 65535");
+            Failure::new(What::TryAgain(why), &self.target.to_string())
+        })
     }
 
     /// The kept connection, or a new one: checked first if the web's sat
     /// idle; opened again after the sentinels switched the primary.
     fn live(&mut self) -> Result<&mut redis::Connection, Failure> {
+        self.used = true;
         if self.rcon.is_some() && self.switches != sentinel::switches() {
             debug!("the sentinels switched the primary: looking for it again");
             self.rcon = None;
         }
         let bounded = matches!(self.policy, Policy::Bounded { .. });
         if bounded && self.rcon.is_some() && self.last_used.elapsed() > CHECK_AFTER {
-            self.bound()?;
-            if let Some(rcon) = self.rcon.as_mut() {
-                match redis::cmd("PING").query::<()>(rcon) {
-                    Ok(()) => {}
-                    // Closed while idle: open another, below.
-                    Err(e) if e.is_connection_dropped() && !e.is_timeout() => {
-                        debug!("kept Redis connection was closed ({e}); opening a new one");
-                        self.rcon = None;
-                    }
-                    Err(e) => {
-                        self.rcon = None;
-                        return Err(self.failure(&e, false));
-                    }
-                }
-            }
+            self.check_idle()?;
         }
         if self.rcon.is_none() {
             let (rcon, node) = self.open()?;
             self.keep(rcon, node);
         }
-        if bounded {
-            self.bound()?;
-        }
+        self.bound()?;
         self.last_used = Instant::now();
-        self.rcon
-            .as_mut()
-            .ok_or_else(|| Failure::new(What::NoAnswer, &self.target.to_string()))
+        let at = self.target.to_string();
+        self.rcon.as_mut().ok_or_else(|| Failure::new(What::NoAnswer, &at))
     }
 
-    /// Keeps `rcon`, a new connection to `node`; says so and returns true
-    /// when that is not the node of the last one.
-    fn keep(&mut self, rcon: redis::Connection, node: String) -> bool {
-        let was = std::mem::replace(&mut self.node, node);
+    /// `PING` on the web's kept connection after an idle spell: one that
+    /// was closed meanwhile is dropped, to be opened again.
+    fn check_idle(&mut self) -> Result<(), Failure> {
+        self.bound()?;
+        let Some(rcon) = self.rcon.as_mut() else {
+            return Ok(());
+        };
+        match redis::cmd("PING").query::<()>(rcon) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.rcon = None;
+                if e.is_connection_dropped() && !e.is_timeout() {
+                    debug!("kept Redis connection was closed; opening a new one");
+                    return Ok(());
+                }
+                Err(self.failure_of(&e, false))
+            }
+        }
+    }
+
+    /// Keeps `rcon`, a new connection to `node`; says so when that is not
+    /// the node of the last one.
+    fn keep(&mut self, mut rcon: redis::Connection, node: Node) {
+        self.set_policy_on(&mut rcon);
+        let was = self.node.replace(node.clone());
         self.rcon = Some(rcon);
         self.bound = None;
-        let moved = !was.is_empty() && was != self.node;
-        if moved {
-            let at = self.shown(&self.node);
-            warn!("moved to a new primary: connected to Redis at {at}; was {was}");
+        self.used = false;
+        if let Some((host, port)) = was.filter(|was| *was != node) {
+            let was = show_addr(&host, port);
+            match self.target.uses_sentinel() {
+                true => warn!(
+                    "moved to a new primary: connected to Redis at {}; was {was}",
+                    self.shown(&node)
+                ),
+                false => info!(
+                    "the queue's slot is at {} now (was {was})",
+                    show_addr(&node.0, node.1)
+                ),
+            }
         }
-        moved
     }
 
-    /// Finds the node and opens a connection to it, within the policy's
-    /// bound for one connect.
-    fn open(&mut self) -> Result<(redis::Connection, String), Failure> {
-        let (deadline, read_timeout) = self.connect_bound();
+    /// The workers' read timeout on a connection they keep, and no bound on
+    /// the size of a reply: the lesson's elements may be of any size.
+    fn set_policy_on(&self, rcon: &mut redis::Connection) {
+        match self.policy {
+            Policy::Bounded { deadline } => rcon.set_read_deadline(Some(deadline)),
+            Policy::Patient { read_timeout } => {
+                rcon.set_reply_limit(None);
+                if let Err(e) = rcon.set_read_timeout(read_timeout) {
+                    debug!(
+                        "cannot set the read timeout: {}",
+                        self.failure_of(&e, false)
+                    );
+                }
+            }
+        }
+    }
+
+    /// By when one connect must be done: the web's deadline, or one
+    /// [`CONNECT_TIMEOUT`] from now.
+    fn connect_deadline(&self) -> Instant {
+        let by = Instant::now() + CONNECT_TIMEOUT;
+        match self.policy {
+            Policy::Bounded { deadline } => deadline.min(by),
+            Policy::Patient { .. } => by,
+        }
+    }
+
+    /// Finds the node and opens a connection to it, by one connect's
+    /// deadline.
+    fn open(&mut self) -> Result<(redis::Connection, Node), Failure> {
+        let deadline = self.connect_deadline();
         self.switches = sentinel::switches();
         let cluster = &self.target.cluster;
-        let ((host, port), sentinels) = match &self.target.finder {
+        let (node, sentinels) = match &self.target.finder {
             Finder::Url if cluster.is_cluster() => match cluster.holder() {
                 Some(holder) => (holder, false),
                 None => (cluster::find_holder(&self.target, deadline)?, false),
@@ -447,7 +449,7 @@ impl Connection {
                 true,
             ),
         };
-        let opened = self.open_node(&host, port, deadline, read_timeout, sentinels);
+        let opened = self.open_node(node, deadline, sentinels);
         if opened.is_err() {
             // Gone, or no longer the primary: look for it again next time.
             match &self.target.finder {
@@ -459,105 +461,52 @@ impl Connection {
         opened
     }
 
-    /// The bound of one connect, and the read timeout it keeps (the web's
-    /// is set again for each command, by [`bound`](Self::bound)).
-    fn connect_bound(&self) -> (Instant, Option<Duration>) {
-        match self.policy {
-            Policy::Bounded { deadline } => {
-                let by = deadline.min(Instant::now() + CONNECT_TIMEOUT);
-                (
-                    by,
-                    Some(
-                        by.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)),
-                    ),
-                )
-            }
-            Policy::Patient { read_timeout } => (Instant::now() + CONNECT_TIMEOUT, read_timeout),
-        }
-    }
-
-    /// A connection to the node at `host:port`, checked with `ROLE` to be
-    /// a primary where there are replicas (the Sentinel client spec's check).
+    /// A connection to `node`, checked with `ROLE` to be a primary where
+    /// there are replicas (the Sentinel client spec's check). The first
+    /// node a program reaches is asked whether it is a cluster's; if so,
+    /// the connection goes straight on to the slot's holder (the subscriber
+    /// too, so that it is where the web publishes and counts subscribers).
     fn open_node(
         &self,
-        host: &str,
-        port: u16,
+        node: Node,
         deadline: Instant,
-        read_timeout: Option<Duration>,
         sentinels: bool,
-    ) -> Result<(redis::Connection, String), Failure> {
-        let shown = self.shown(&show_addr(host, port));
-        let with = |e: &redis::RedisError| Failure::from_redis(e, &shown, false, sentinels);
-        let info = self.target.node_info(host, port).map_err(|e| with(&e))?;
-        let mut rcon = connect::open(info, &shown, deadline, read_timeout).map_err(|mut f| {
+    ) -> Result<(redis::Connection, Node), Failure> {
+        let shown = self.shown(&node);
+        let info = self.target.node_info(&node.0, node.1)?;
+        let mut rcon = connect::open(info, &shown, deadline).map_err(|mut f| {
             if let What::Password { with_sentinel, .. } = &mut f.what {
                 *with_sentinel = sentinels;
             }
             f
         })?;
-        if !self.target.cluster.asked.load(std::sync::atomic::Ordering::Relaxed) {
-            // Once per program: a cluster's node says so, and then a push is
-            // confirmed on a replica (a user without INFO: taken as not).
+        let cluster = &self.target.cluster;
+        if !cluster.asked.load(std::sync::atomic::Ordering::Relaxed) {
+            // A user without INFO: taken as no cluster.
             let info: String =
                 redis::cmd("INFO").arg("cluster").query(&mut rcon).unwrap_or_default();
-            self.target.cluster.learn(&info);
-            if self.target.cluster.is_cluster() {
-                cluster::remember_nodes(&self.target, &mut rcon, host);
-                // Straight on to the slot's holder: the subscriber too, so
-                // that it is where the web publishes and counts subscribers.
-                if let Some((h, p)) = self.target.cluster.holder()
-                    && (h != host || p != port)
-                {
-                    return self.open_node(&h, p, deadline, read_timeout, sentinels);
+            cluster.learn(&info);
+            if cluster.is_cluster() {
+                match cluster::remember_nodes(&self.target, &mut rcon, &node.0) {
+                    // A user without CLUSTER: MOVED finds the holder.
+                    Err(failure) if matches!(failure.what, What::Refused(_)) => {}
+                    Err(failure) => return Err(failure),
+                    Ok(Some(holder)) if holder != node => {
+                        return self.open_node(holder, deadline, sentinels);
+                    }
+                    Ok(_) => {}
                 }
             }
         }
         if self.target.has_replicas() {
-            // The node named is the primary now.
-            let role: Vec<redis::Value> =
-                redis::cmd("ROLE").query(&mut rcon).map_err(|e| with(&e))?;
-            if !matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master") {
+            let role: Vec<Value> = redis::cmd("ROLE")
+                .query(&mut rcon)
+                .map_err(|e| Failure::from_redis(&e, &shown, false, sentinels))?;
+            if !matches!(role.first(), Some(Value::BulkString(r)) if r == b"master") {
                 return Err(Failure::new(What::NoPrimaryYet, &shown));
             }
         }
-        Ok((rcon, show_addr(host, port)))
-    }
-
-    /// A worker's connect, retried with the capped backoff until Redis
-    /// answers or a stop is asked for; one line for each failed try, and
-    /// one when it answers.
-    fn reconnect_until_redis_answers(&mut self) -> Result<(), Stop> {
-        let mut backoff = Backoff::new();
-        let mut failures = 0u32;
-        self.rcon = None;
-        self.subscribed = false;
-        loop {
-            match self.open() {
-                Ok((rcon, node)) => {
-                    let at = self.shown(&node);
-                    match (self.keep(rcon, node), failures) {
-                        (true, _) => {} // said: moved to a new primary
-                        (false, 0) => info!("connected to Redis at {at}"),
-                        (false, _) => {
-                            warn!("connected to Redis at {at} after {failures} failed tries")
-                        }
-                    }
-                    return Ok(());
-                }
-                Err(failure) if failure.what == What::ClusterHasOnlyDb0 => {
-                    return Err(Stop::Setting(failure.to_string()));
-                }
-                Err(failure) => {
-                    failures += 1;
-                    let delay = backoff.next_delay();
-                    warn!(
-                        "{failure}; try {failures}, next in {} ms",
-                        delay.as_millis()
-                    );
-                    signals::sleep_unless_stopped(delay)?;
-                }
-            }
-        }
+        Ok((rcon, node))
     }
 
     /// `node` and how it was found: `127.0.0.1:6379 (db 1)`; with
@@ -565,38 +514,33 @@ impl Connection {
     /// on a cluster `127.0.0.1:7000, which holds the queue's slot of the
     /// cluster at 127.0.0.1:7001 (db 0)`, or `127.0.0.1:7001 (db 0), which
     /// holds ...` when that is the URL's node.
-    fn shown(&self, node: &str) -> String {
+    fn shown(&self, node: &Node) -> String {
         let target = &self.target;
+        let addr = show_addr(&node.0, node.1);
         if target.uses_sentinel() {
-            return format!("{node}, {target}");
+            return format!("{addr}, {target}");
         } else if !target.cluster.is_cluster() {
             return target.to_string();
         }
-        let holds = target.cluster.holder().is_some_and(|(h, p)| show_addr(&h, p) == node);
-        let which = if holds {
-            "which holds the queue's slot"
-        } else {
-            "a node"
+        let which = match target.cluster.holder().as_ref() == Some(node) {
+            true => "which holds the queue's slot",
+            false => "a node",
         };
         let (host, port) = target.url_node();
-        if show_addr(host, port) == node {
-            format!("{target}, {which} of the cluster")
-        } else {
-            format!("{node}, {which} of the cluster at {target}")
+        match (host, port) == (node.0.as_str(), node.1) {
+            true => format!("{target}, {which} of the cluster"),
+            false => format!("{addr}, {which} of the cluster at {target}"),
         }
     }
 
-    /// `e`, which Redis gave while connected, as a [`Failure`].
-    fn failure(&self, e: &redis::RedisError, sent: bool) -> Failure {
-        Failure::from_redis(
-            e,
-            &self.target.to_string(),
-            sent,
-            self.target.uses_sentinel(),
-        )
+    /// `e`, which Redis gave while connected, as a [`Failure`]; `sent` when
+    /// the command had been written.
+    fn failure_of(&self, e: &RedisError, sent: bool) -> Failure {
+        let uses_sentinel = self.target.uses_sentinel();
+        Failure::from_redis(e, &self.target.to_string(), sent, uses_sentinel)
     }
 
-    /// Bounds the next command by the web's deadline: its reply must have
+    /// Bounds the web's next command by its deadline: its reply must have
     /// come by then, however slowly it trickles (patch 6 of the vendored
     /// redis), and a write waits at most the time left. Under load every
     /// request has about the same time left, so the write timeout is set
@@ -621,45 +565,83 @@ impl Connection {
     }
 }
 
-/// Waits that double from 100 ms up to 5 s: quick to recover from a blip,
-/// never a busy loop during a long outage.
-pub(crate) struct Backoff {
-    next: Duration,
+/// Every command of the lessons goes through here: once, by the policy's
+/// bound, following redirects. An error keeps its [`Failure`] for
+/// [`Connection::failure`]; the `RedisError` returned says the same.
+impl ConnectionLike for Connection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        self.failed = None;
+        self.asked = None;
+        self.send(cmd).map_err(|failure| {
+            let e = RedisError::from((ErrorKind::Client, "failed", failure.to_string()));
+            self.failed = Some(failure);
+            e
+        })
+    }
+
+    /// No program here sends a pipeline: a `MOVED` inside one's answer is
+    /// not one a connection can follow.
+    fn req_packed_commands(&mut self, _: &[u8], _: usize, _: usize) -> RedisResult<Vec<Value>> {
+        Err((ErrorKind::Client, "redis_mq sends no pipelines").into())
+    }
+
+    fn get_db(&self) -> i64 {
+        self.target.db()
+    }
+
+    fn check_connection(&mut self) -> bool {
+        redis::cmd("PING").query::<()>(self).is_ok()
+    }
+
+    fn is_open(&self) -> bool {
+        self.rcon.as_ref().is_some_and(|rcon| rcon.is_open())
+    }
 }
 
-impl Backoff {
+/// The workers' failures in a row, whatever they are (Redis down, a
+/// refusal, a redirect loop, a host that does not resolve): each waits
+/// longer, doubling from 100 ms up to 5 s, so a failure that repeats is
+/// never a busy loop; the first is said in full, the same one again only
+/// counted. A command that succeeds ends the run.
+#[derive(Default)]
+pub struct Retries {
+    failures: u32,
+    said: String,
+}
+
+impl Retries {
     const FIRST: Duration = Duration::from_millis(100);
     const MAX: Duration = Duration::from_secs(5);
 
-    pub(crate) fn new() -> Backoff {
-        Backoff { next: Self::FIRST }
+    /// The wait before try number `failures + 1`.
+    fn delay(failures: u32) -> Duration {
+        let doubled = Self::FIRST.saturating_mul(1 << failures.saturating_sub(1).min(16));
+        doubled.min(Self::MAX)
     }
 
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (delay * 2).min(Self::MAX);
-        delay
+    /// Says `failure` (in full when it differs from the last one said),
+    /// then waits, unless a stop is asked for.
+    pub fn wait(&mut self, failure: &str) -> Result<(), Stop> {
+        self.failures += 1;
+        let delay = Self::delay(self.failures);
+        let next = format!(
+            "try {}, next in {} ms",
+            self.failures + 1,
+            delay.as_millis()
+        );
+        if self.said == failure {
+            warn!("the same again; {next}");
+        } else {
+            warn!("{failure}; {next}");
+            failure.clone_into(&mut self.said);
+        }
+        signals::sleep_unless_stopped(delay)
     }
-}
 
-/// The node a `MOVED` or `ASK` names. `MOVED 3122 :7001` (no host: the
-/// cluster does not know its nodes' address, as behind a load balancer)
-/// means the host of the node that answered (`here`).
-fn redirect(e: &redis::RedisError, here: &str) -> Option<(String, u16)> {
-    let (host, port) = split_node(e.redirect_node()?.0)?;
-    if host.is_empty() {
-        return split_node(here).map(|(here, _)| (here, port));
+    /// A command was answered: the run of failures is over.
+    pub fn succeeded(&mut self) {
+        *self = Retries::default();
     }
-    Some((host, port))
-}
-
-/// `host:port` (`[::1]:6379` too) as a host and a port.
-fn split_node(node: &str) -> Option<(String, u16)> {
-    let (host, port) = node.rsplit_once(':')?;
-    Some((
-        host.trim_start_matches('[').trim_end_matches(']').to_owned(),
-        port.parse().ok()?,
-    ))
 }
 
 #[cfg(test)]
@@ -667,34 +649,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_from_100_ms_to_5_s() {
-        let mut backoff = Backoff::new();
-        let delays: Vec<u128> = (0..9).map(|_| backoff.next_delay().as_millis()).collect();
+    fn the_waits_double_from_100_ms_to_5_s() {
+        let delays: Vec<u128> = (1..10).map(|n| Retries::delay(n).as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
-    }
-
-    #[test]
-    fn a_redirect_names_a_host_and_port() {
-        assert_eq!(
-            split_node("127.0.0.1:7000"),
-            Some(("127.0.0.1".into(), 7000))
-        );
-        assert_eq!(split_node("[::1]:7000"), Some(("::1".into(), 7000)));
-        assert_eq!(split_node("nowhere"), None);
-        let moved = |to: &str| {
-            redis::RedisError::from((
-                redis::ErrorKind::Server(redis::ServerErrorKind::Moved),
-                "moved",
-                format!("3122 {to}"),
-            ))
-        };
-        assert_eq!(
-            redirect(&moved("10.0.0.2:7002"), "10.0.0.1:7000"),
-            Some(("10.0.0.2".into(), 7002))
-        );
-        assert_eq!(
-            redirect(&moved(":7002"), "10.0.0.1:7000"),
-            Some(("10.0.0.1".into(), 7002))
-        );
+        assert_eq!(Retries::delay(u32::MAX), Duration::from_secs(5));
     }
 }

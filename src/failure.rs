@@ -6,7 +6,9 @@
 //! happens, knowing what it was doing (connecting, or running a command it
 //! had sent); the web, the page and the workers only choose what to do
 //! with it. A sentence never holds the URL (it may hold a password), a
-//! certificate, or a line break.
+//! certificate, a line break or any other control character: what a node
+//! or the system says is made [`printable`] here, so the page, the log and
+//! the HTTP body show it as text and a terminal obeys none of it.
 
 use std::fmt;
 use std::io;
@@ -76,10 +78,13 @@ impl Failure {
             }
         } else if e.code().is_some() {
             What::Refused(redis_words(e))
+        } else if io_error(e).is_some_and(|io| io.kind() == io::ErrorKind::InvalidData) {
+            // The reply went over the limit set for it (redis patch 7).
+            What::Unusable("its answer is larger than this program reads of it".into())
         } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
-            What::Unreachable(one_line(&io_words(e)))
+            What::Unreachable(io_words(e))
         } else {
-            What::Unusable(one_line(&e.to_string()))
+            What::Unusable(e.to_string())
         };
         Failure {
             what,
@@ -141,9 +146,9 @@ impl Failure {
     }
 
     /// The HTTP status of a click that failed so: 504 when the command may
-    /// have run, 503 when Redis could not be reached, did not answer or is
-    /// a cluster that refuses for now (it did not run), 500 when Redis
-    /// refused it.
+    /// have run, 503 when Redis could not be reached, did not answer, is a
+    /// cluster that cannot run it now, or answered what cannot be used (it
+    /// did not run), 500 when Redis refused it.
     pub fn status(&self) -> u16 {
         match self.what {
             _ if self.sent && self.is_unreachable() => 504,
@@ -151,7 +156,8 @@ impl Failure {
             | What::NoAnswer
             | What::Tls(_)
             | What::NoPrimaryYet
-            | What::TryAgain(_) => 503,
+            | What::TryAgain(_)
+            | What::Unusable(_) => 503,
             _ => 500,
         }
     }
@@ -161,11 +167,11 @@ impl Failure {
     pub fn for_a_click(&self) -> (String, &'static str) {
         if self.sent && self.is_unreachable() {
             return (
-                format!(
+                printable(&format!(
                     "Redis at {} did not answer ({}): the push or publish may or may not have happened.",
                     self.at,
                     self.reason()
-                ),
+                )),
                 "Look at the queue on the page before clicking again, or the element may be pushed twice.",
             );
         }
@@ -184,13 +190,13 @@ impl Failure {
                 "Set REDIS_URL's db to 0 (it ends in /0) and restart the web server."
             }
             What::TryAgain(_) => {
-                "A cluster refuses every command while one of its slots has no node (until a replica takes over, or the node is back), and a command on many keys while their slot moves. Go back and click again in a few seconds."
+                "A cluster cannot run a command while its slot has no node (until a replica takes over, or the node is back), while the slot moves, or while its nodes disagree on which holds it. Go back and click again in a few seconds."
             }
             What::NotPrimary(_) | What::Refused(_) => {
                 "Redis says what is wrong above; fix that in Redis, then click again."
             }
             What::Unusable(_) => {
-                "Is REDIS_URL the address of a Redis? Fix it and restart the web server."
+                "Is REDIS_URL the address of a Redis, and is that Redis healthy? Fix it, then click again."
             }
         };
         let said = if self.status() == 500 {
@@ -208,11 +214,11 @@ impl Failure {
     /// connects again.
     pub fn for_a_worker(&self) -> String {
         if self.sent && self.is_unreachable() {
-            format!(
+            printable(&format!(
                 "lost the connection to Redis at {}: {}",
                 self.at,
                 self.reason()
-            )
+            ))
         } else {
             self.to_string()
         }
@@ -231,54 +237,45 @@ impl Failure {
     }
 }
 
-/// One sentence that says what went wrong.
+/// One sentence that says what went wrong, all of it [`printable`].
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = &self.at;
-        match &self.what {
-            What::Unreachable(why) | What::Tls(why) => {
-                write!(f, "cannot reach Redis at {at}: {why}")
-            }
+        let sentence = match &self.what {
+            What::Unreachable(why) | What::Tls(why) => format!("cannot reach Redis at {at}: {why}"),
             What::NoAnswer => {
-                write!(
-                    f,
-                    "Redis at {at} did not answer in time (it may be busy or stopped)"
-                )
+                format!("Redis at {at} did not answer in time (it may be busy or stopped)")
             }
-            What::NoPrimaryYet => write!(
-                f,
+            What::NoPrimaryYet => format!(
                 "Redis at {at}: no primary holds our keys yet (a failover takes a few seconds)"
             ),
-            What::ClusterHasOnlyDb0 => write!(
-                f,
-                "Redis at {at} is a cluster, which has only db 0: end REDIS_URL with /0"
-            ),
+            What::ClusterHasOnlyDb0 => {
+                format!("Redis at {at} is a cluster, which has only db 0: end REDIS_URL with /0")
+            }
             What::Password {
                 words,
                 with_sentinel: true,
-            } => write!(
-                f,
+            } => format!(
                 "Redis at {at} refused the password: {words} (with Sentinel the nodes' password is REDIS_URL's, the sentinels' own REDIS_SENTINEL_PASSWORD)"
             ),
-            What::Password { words, .. } => {
-                write!(f, "Redis at {at} refused the password: {words}")
-            }
+            What::Password { words, .. } => format!("Redis at {at} refused the password: {words}"),
             What::NotPrimary(words) | What::Refused(words) => {
-                write!(f, "Redis at {at} answered with an error: {words}")
+                format!("Redis at {at} answered with an error: {words}")
             }
-            What::TryAgain(words) => write!(f, "Redis at {at} refuses for now: {words}"),
-            What::Unusable(why) => write!(f, "cannot use the answer of Redis at {at}: {why}"),
-        }
+            What::TryAgain(words) => format!("Redis at {at} refuses for now: {words}"),
+            What::Unusable(why) => format!("cannot use the answer of Redis at {at}: {why}"),
+        };
+        f.write_str(&printable(&sentence))
     }
 }
 
 /// Redis's error as Redis sent it (`NOPERM this user has no permissions
 /// ...`), rather than as redis-rs names its kind (`NoPerm: ...`).
 fn redis_words(e: &RedisError) -> String {
-    one_line(&match (e.code(), e.detail()) {
+    match (e.code(), e.detail()) {
         (Some(code), Some(detail)) => format!("{code} {detail}"),
         _ => e.to_string(),
-    })
+    }
 }
 
 /// An I/O failure in a few words: rustls's "peer closed connection
@@ -293,14 +290,34 @@ fn io_words(e: &RedisError) -> String {
     }
 }
 
-/// Text from outside (Redis, the system, rustls) on one line: a log entry
-/// or a page's message never breaks.
-pub fn one_line(text: &str) -> String {
-    text.split(char::is_control)
-        .filter(|part| !part.trim().is_empty())
+/// The most a reply this program only reads (a node's `CLUSTER SLOTS`,
+/// `ROLE`, a sentinel's answer, everything the web reads) may take:
+/// `connect::open` sets it on every connection (redis patch 7), and the
+/// workers lift it for the lesson's own elements, which may be of any size.
+pub const REPLY_LIMIT: usize = 1 << 20;
+
+/// Text from outside (Redis, the system, rustls) as one printable line: a
+/// line break or tab is a space, any other control character is shown as
+/// an escape (`\u{1b}`), so a log entry or a page never breaks and a
+/// terminal obeys nothing in it.
+pub fn printable(text: &str) -> String {
+    let parts = text
+        .split(|c: char| c.is_control() && c.is_whitespace())
         .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(" ")
+        .filter(|part| !part.is_empty());
+    let mut shown = String::with_capacity(text.len());
+    for part in parts {
+        if !shown.is_empty() {
+            shown.push(' ');
+        }
+        for c in part.chars() {
+            match c.is_control() {
+                true => shown.extend(c.escape_unicode()),
+                false => shown.push(c),
+            }
+        }
+    }
+    shown
 }
 
 /// The I/O error inside `e`, if it is one. (The redis crate keeps it in an
@@ -342,7 +359,7 @@ fn tls_words(e: &RedisError) -> Option<String> {
         | E::AlertReceived(AlertDescription::HandshakeFailure) => {
             "the server and this program share no TLS version or cipher (this program speaks TLS 1.2 and 1.3; an older server needs tls-protocols \"TLSv1.2 TLSv1.3\")"
         }
-        other => return Some(one_line(&format!("TLS failed: {other}"))),
+        other => return Some(format!("TLS failed: {other}")),
     };
     Some(format!("TLS failed: {words}"))
 }
@@ -417,11 +434,21 @@ mod tests {
     #[test]
     fn words_never_break_a_line() {
         assert_eq!(
-            one_line("Parse error at 1\nUnexpected\r\n x"),
+            printable("Parse error at 1\nUnexpected\r\n x"),
             "Parse error at 1 Unexpected x"
         );
-        let said = failure(What::Unusable(one_line("a\nb")), false).to_string();
+        let said = failure(What::Unusable(printable("a\nb")), false).to_string();
         assert!(!said.contains('\n'), "{said}");
+    }
+
+    #[test]
+    fn control_characters_are_shown_as_escapes() {
+        assert_eq!(
+            printable("a\x1b[31mb\x07\0\x7f\u{9b}"),
+            "a\\u{1b}[31mb\\u{7}\\u{0}\\u{7f}\\u{9b}"
+        );
+        let said = failure(What::Unreachable("x\x1by".into()), false).to_string();
+        assert!(said.ends_with("x\\u{1b}y"), "{said}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use redis::RedisResult;
 
 use crate::connection::Connection;
-use crate::failure::What;
+use crate::failure::printable;
 use crate::http::escape_html;
 use crate::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
 
@@ -69,7 +69,7 @@ struct Status {
     subscribers: usize,
 }
 
-fn read_status(rcon: &mut redis::Connection) -> RedisResult<Status> {
+fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
     let (waiting, flat, subscribers): (usize, Vec<redis::Value>, usize) = redis::cmd("EVAL")
         .arg(READ_STATUS)
         .arg(1)
@@ -105,7 +105,7 @@ fn primary_html(rcon: &mut Connection) -> String {
         "holds the queue's slot of the cluster"
     };
     let replicas = rcon.run(replicas_of_the_primary);
-    let node = escape_html(rcon.node().unwrap_or("unknown"));
+    let node = escape_html(&rcon.node().unwrap_or_else(|| "unknown".into()));
     match replicas {
         Ok(n) => format!("<br>\nprimary: {node} ({named_by}), {n} replicas connected"),
         Err(_) => format!("<br>\nprimary: {node} ({named_by}), replicas unknown"),
@@ -113,7 +113,7 @@ fn primary_html(rcon: &mut Connection) -> String {
 }
 
 /// How many replicas the primary streams to (`ROLE`).
-fn replicas_of_the_primary(rcon: &mut redis::Connection) -> RedisResult<usize> {
+fn replicas_of_the_primary(rcon: &mut Connection) -> RedisResult<usize> {
     let role: Vec<redis::Value> = redis::cmd("ROLE").query(rcon)?;
     Ok(match role.get(2) {
         Some(redis::Value::Array(replicas)) => replicas.len(),
@@ -124,7 +124,7 @@ fn replicas_of_the_primary(rcon: &mut redis::Connection) -> RedisResult<usize> {
 /// One waiting element as the page shows it: text (U+FFFD where it is not
 /// UTF-8), escaped, and shortened with its length when it is long.
 fn shown(len: usize, bytes: &[u8]) -> String {
-    let text = escape_html(&String::from_utf8_lossy(bytes));
+    let text = escape_html(&printable(&String::from_utf8_lossy(bytes)));
     if len > bytes.len() {
         format!("{text}… ({len} bytes)")
     } else {
@@ -158,9 +158,7 @@ pub fn query_status(rcon: &mut Connection, clicks: &Clicks) -> String {
             )
         }
         // Redis answered, with its own words: they say more than "not reachable".
-        Err(failure) if failure.status() == 500 || matches!(failure.what, What::TryAgain(_)) => {
-            escape_html(&failure.to_string())
-        }
+        Err(failure) if !failure.is_unreachable() => escape_html(&failure.to_string()),
         Err(_) => format!(
             "Redis at {} is not reachable: queue length and subscribers unknown",
             escape_html(&rcon.target().to_string())

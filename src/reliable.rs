@@ -163,7 +163,7 @@ fn renew_failed(alive: &str, failure: &Failure) {
 /// cluster's `MOVED` inside a pipeline's answer is not one the connection
 /// can follow, and a consumer that never got into the registry is never
 /// handed back.
-fn renew(rcon: &mut redis::Connection, alive: &str, name: &str) -> RedisResult<()> {
+fn renew(rcon: &mut Connection, alive: &str, name: &str) -> RedisResult<()> {
     rcon.pset_ex::<_, _, ()>(alive, 1, ALIVE_FOR.as_millis() as u64)?;
     rcon.sadd(CONSUMERS, name)
 }

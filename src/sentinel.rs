@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 
 use crate::connect;
-use crate::failure::{Failure, What};
+use crate::failure::{Failure, What, printable};
 use crate::target::{Sentinels, Target, show_addr};
 
 /// The primary's `host:port`, from the first sentinel (the last one that
@@ -32,23 +32,12 @@ pub(crate) fn find_primary(
 ) -> Result<(String, u16), Failure> {
     let count = sentinels.addrs.len();
     let first = sentinels.first.load(Ordering::Relaxed) % count;
-    let mut last = Failure::new(What::NoPrimaryYet, &target.to_string());
-    for tried in 0..count {
+    connect::first_answer(count, deadline, |tried, ask_by| {
         let at = (first + tried) % count;
-        // A share of the time left, so a sentinel that does not answer
-        // leaves time for the others.
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ask_by = Instant::now() + left / (count - tried) as u32;
-        match ask(target, sentinels, at, ask_by) {
-            Ok(Some(primary)) => {
-                sentinels.first.store(at, Ordering::Relaxed);
-                return Ok(primary);
-            }
-            Ok(None) => last = Failure::new(What::NoPrimaryYet, &target.to_string()),
-            Err(failure) => last = failure,
-        }
-    }
-    Err(last)
+        let primary = ask(target, sentinels, at, ask_by)?;
+        sentinels.first.store(at, Ordering::Relaxed);
+        Ok(primary)
+    })
 }
 
 /// The primary the sentinels named could not be used (gone, or not a
@@ -64,20 +53,17 @@ fn ask(
     sentinels: &Sentinels,
     at: usize,
     ask_by: Instant,
-) -> Result<Option<(String, u16)>, Failure> {
+) -> Result<(String, u16), Failure> {
     let shown = target.to_string();
     let (host, port) = &sentinels.addrs[at];
-    let info = target
-        .sentinel_info(sentinels, host, *port)
-        .map_err(|e| Failure::from_redis(&e, &shown, false, true))?;
-    let left = connect::time_left(ask_by).map_err(|why| Failure::new(why, &shown))?;
-    let mut rcon = connect::open(info, &shown, ask_by, Some(left))?;
+    let info = target.sentinel_info(sentinels, host, *port)?;
+    let mut rcon = connect::open(info, &shown, ask_by)?;
     let named: Option<(String, u16)> = redis::cmd("SENTINEL")
         .arg("get-master-addr-by-name")
         .arg(&sentinels.master)
         .query(&mut rcon)
         .map_err(|e| Failure::from_redis(&e, &shown, false, true))?;
-    Ok(named)
+    named.ok_or_else(|| Failure::new(What::NoPrimaryYet, &shown))
 }
 
 /// How many times the sentinels have announced a new primary of ours
@@ -119,8 +105,7 @@ fn listen(target: &Target, sentinels: &Sentinels) {
         let deadline = Instant::now() + connect::CONNECT_TIMEOUT;
         let opened = target
             .sentinel_info(sentinels, host, *port)
-            .map_err(|e| Failure::from_redis(&e, &shown, false, true))
-            .and_then(|info| connect::open(info, &shown, deadline, None));
+            .and_then(|info| connect::open(info, &shown, deadline));
         let mut rcon = match opened {
             Ok(rcon) => rcon,
             Err(failure) => {
@@ -131,9 +116,10 @@ fn listen(target: &Target, sentinels: &Sentinels) {
         };
         let mut ps = rcon.as_pubsub();
         if let Err(e) = ps.subscribe("+switch-master") {
+            let at = show_addr(host, *port);
             debug!(
-                "cannot subscribe to +switch-master at {}: {e}",
-                show_addr(host, *port)
+                "cannot subscribe to +switch-master: {}",
+                Failure::from_redis(&e, &at, false, true)
             );
             drop(ps);
             thread::sleep(Duration::from_secs(5));
@@ -145,7 +131,7 @@ fn listen(target: &Target, sentinels: &Sentinels) {
                 Ok(msg) => {
                     let said: String = msg.get_payload().unwrap_or_default();
                     if said.starts_with(&prefix) {
-                        info!("the sentinels switched the primary: {said}");
+                        info!("the sentinels switched the primary: {}", printable(&said));
                         sentinels.first.store(at, Ordering::Relaxed);
                         SWITCHES.fetch_add(1, Ordering::SeqCst);
                     }

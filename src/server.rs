@@ -12,13 +12,15 @@
 
 use std::net::SocketAddr;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, info};
 use tiny_http::{ConfigListenAddr, Limits, Method, Server, ServerConfig};
 
+use crate::connect::CONNECT_TIMEOUT;
 use crate::connection::Connection;
 use crate::exit::Stop;
+use crate::failure::What;
 use crate::http::{self, ANSWER_WITHIN, Reply};
 use crate::signals;
 use crate::target::Target;
@@ -31,7 +33,7 @@ pub fn serve<R>(bind: SocketAddr, workers: usize, target: &Target, route: R) -> 
 where
     R: Fn(&Method, &str, &mut Connection) -> Reply + Sync,
 {
-    Connection::check_the_db(target)?;
+    check_the_db(target)?;
     // A client that pipelines without reading holds one worker, not all.
     let limits = Limits {
         one_handler_per_connection: true,
@@ -64,6 +66,20 @@ where
         http::respond(request, |_, _| Reply::Stopping);
     }
     Ok(())
+}
+
+/// One try to reach Redis at start, for a setting that only Redis can
+/// refuse: a db other than 0 on a cluster is [`Stop::Setting`]; anything
+/// else (Redis down, say) is for the first click to meet.
+fn check_the_db(target: &Target) -> Result<(), Stop> {
+    let mut rcon = Connection::bounded(target.clone());
+    rcon.answer_by(Instant::now() + CONNECT_TIMEOUT);
+    match redis::cmd("PING").query::<()>(&mut rcon).map_err(|e| rcon.failure(e)) {
+        Err(failure) if failure.what == What::ClusterHasOnlyDb0 => {
+            Err(Stop::Setting(failure.to_string()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// One worker: answers requests until a stop request, then the ones that

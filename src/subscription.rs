@@ -34,18 +34,41 @@ pub struct Subscription<'a> {
 }
 
 impl<'a> Subscription<'a> {
-    /// `ps = rcon.pubsub()` and `ps.subscribe(channel)`: waits for Redis
-    /// (connecting again after a lost connection); `None` when the
-    /// `SUBSCRIBE` failed, which is said and waited out.
+    /// `ps = rcon.pubsub()` and `ps.subscribe(channel)`, on a connection of
+    /// its own: a new one when an earlier subscription ended (it ends only
+    /// when its connection is lost), waiting for Redis. `None` when Redis
+    /// refused the `SUBSCRIBE` or the connection broke: said, waited out
+    /// with the workers' backoff, for the caller's loop to try again.
     pub fn open(rcon: &'a mut Connection, channel: &str) -> Result<Option<Self>, Stop> {
-        let at = rcon.target().to_string();
-        let subscribed = rcon.subscribe(channel)?.map(|ps| Subscription {
-            ps,
-            heard: Instant::now(),
-            at,
-            switches: sentinel::switches(),
-        });
-        Ok(subscribed)
+        if !rcon.is_fresh() {
+            warn!(
+                "anything published until we are subscribed again is missed (pub/sub keeps nothing)"
+            );
+            rcon.reconnect()?;
+        }
+        let (at, target) = (rcon.at(), rcon.target().to_string());
+        let (raw, retries) = rcon.raw_and_retries();
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let mut ps = raw.as_pubsub();
+        match ps.subscribe(channel) {
+            Ok(()) => {
+                info!("subscribed to {channel} at {at}");
+                retries.succeeded();
+                Ok(Some(Subscription {
+                    ps,
+                    heard: Instant::now(),
+                    at: target,
+                    switches: sentinel::switches(),
+                }))
+            }
+            Err(e) => {
+                drop(ps);
+                retries.wait(&Failure::from_redis(&e, &target, true, false).for_a_worker())?;
+                Ok(None)
+            }
+        }
     }
 
     /// `ps.get_message()`, waiting at most [`WAIT`]: the next message, or

@@ -18,6 +18,7 @@ use redis::{
     TlsCertificates,
 };
 
+use crate::failure::{Failure, printable};
 use crate::tls::Tls;
 
 /// Where Redis is, and how to show that without the password.
@@ -170,6 +171,11 @@ impl Target {
         self.uses_sentinel() || self.cluster.is_cluster()
     }
 
+    /// The db every node gets (0 on a cluster).
+    pub(crate) fn db(&self) -> i64 {
+        self.settings.db()
+    }
+
     /// The URL's host and port.
     pub(crate) fn url_node(&self) -> (&str, u16) {
         (&self.host, self.port)
@@ -192,7 +198,7 @@ impl Target {
 
     /// How to reach a node at `host:port`: the URL's db and password, TLS
     /// as the URL says.
-    pub(crate) fn node_info(&self, host: &str, port: u16) -> RedisResult<ConnectionInfo> {
+    pub(crate) fn node_info(&self, host: &str, port: u16) -> Result<ConnectionInfo, Failure> {
         Ok(self.info(host, port)?.set_redis_settings(self.settings.clone()))
     }
 
@@ -203,7 +209,7 @@ impl Target {
         sentinels: &Sentinels,
         host: &str,
         port: u16,
-    ) -> RedisResult<ConnectionInfo> {
+    ) -> Result<ConnectionInfo, Failure> {
         let mut settings = RedisConnectionInfo::default();
         if let Some(username) = &sentinels.username {
             settings = settings.set_username(username);
@@ -214,7 +220,14 @@ impl Target {
         Ok(self.info(host, port)?.set_redis_settings(settings))
     }
 
-    fn info(&self, host: &str, port: u16) -> RedisResult<ConnectionInfo> {
+    fn info(&self, host: &str, port: u16) -> Result<ConnectionInfo, Failure> {
+        self.tcp_info(host, port)
+            .map_err(|e| Failure::from_redis(&e, &self.shown, false, self.uses_sentinel()))
+    }
+
+    /// How to reach `host:port` over TCP, or TLS as the URL says; an error
+    /// is the TLS files the redis crate cannot use.
+    pub(crate) fn tcp_info(&self, host: &str, port: u16) -> RedisResult<ConnectionInfo> {
         let info = match &self.tls {
             None => ConnectionAddr::Tcp(host.to_owned(), port).into_connection_info()?,
             Some(tls) => Client::build_with_tls(
@@ -248,12 +261,23 @@ impl fmt::Display for Target {
 }
 
 /// `host:port`; an IPv6 address as `[::1]:6379`, so the port stands apart.
+/// A host comes from outside (a `MOVED`, a node, a sentinel): it is made
+/// [`printable`] here, where every address becomes text.
 pub(crate) fn show_addr(host: &str, port: u16) -> String {
+    let host = printable(host);
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     }
+}
+
+/// `host:port` (`[::1]:6379` too) as a host and a port; `None` when it is
+/// not one (no colon, a port that is not a number up to 65535).
+pub(crate) fn parse_addr(addr: &str) -> Option<(String, u16)> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_owned(), port.parse().ok()?))
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 //! What the consumer and subscriber do before their loops: read the
 //! settings, start logging, take over the stop requests (Ctrl-C, `kill`),
-//! and open stdout (refused only when it was closed at start).
+//! and open stdout (refused only when it was closed at start); and what
+//! the consumer does with an element it could not print.
 
+use log::warn;
+use redis::Commands;
+
+use crate::connection::Connection;
 use crate::exit::Stop;
 use crate::print::{self, Output};
 use crate::target::Target;
@@ -24,4 +29,12 @@ pub fn start() -> Result<Start, Stop> {
     signals::catch_stop_requests();
     let out = print::open_stdout().map_err(config::unusable_stdout)?;
     Ok(Start { target, out })
+}
+
+/// Puts an element that could not be printed back where `BLPOP` took it,
+/// the head of `queue`.
+pub fn give_back(rcon: &mut Connection, queue: &str, task: &[u8]) {
+    if let Err(failure) = rcon.run(|rcon| rcon.lpush::<_, _, ()>(queue, task)) {
+        warn!("could not put the element back ({failure}): it is lost");
+    }
 }

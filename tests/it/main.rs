@@ -8,6 +8,7 @@
 //! - `faults`: Redis crashes, load, idle and malformed connections, passwords.
 //! - `http_server`: the patched tiny_http against bursts, tricklers and
 //!   hostile requests.
+//! - `lying_node`: a cluster node that answers as a broken one would.
 //! - `hard_conditions`: workers paused, daemonized, with a broken stderr or
 //!   an ACL; a slow or busy reliable consumer; a frozen Redis; odd elements.
 //! - `delivery`: one click is one push, honest answers, stopping loses nothing.
@@ -30,6 +31,7 @@ mod demo;
 mod faults;
 mod hard_conditions;
 mod http_server;
+mod lying_node;
 mod minimal_host;
 mod network;
 mod reliable;

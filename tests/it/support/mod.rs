@@ -14,10 +14,12 @@
 //! - `tls`: certificates made at test time, and a Redis that serves TLS.
 //! - `wine`: the Windows binaries under Wine.
 //! - `acl`: the ACL users of the docs, and the four programs as those users.
+//! - `lying_node`: a fake cluster node that answers as a broken one would.
 //! - here: the names, the waits, and small helpers.
 
 mod acl;
 mod http_client;
+mod lying_node;
 mod program;
 mod redis_server;
 mod tls;
@@ -26,6 +28,7 @@ mod wine;
 
 pub use acl::*;
 pub use http_client::*;
+pub use lying_node::*;
 pub use program::*;
 pub use redis_server::*;
 pub use tls::*;

@@ -1890,6 +1890,14 @@ impl Connection {
         self.read_deadline = deadline;
     }
 
+    /// redis_mq patch 7: each reply read from now on may be at most `limit`
+    /// bytes (`None`, the default: no bound). A larger one fails with an
+    /// `InvalidData` I/O error before more of it is read, and the
+    /// connection is closed: the rest of that reply is still on the wire.
+    pub fn set_reply_limit(&mut self, limit: Option<usize>) {
+        self.parser.set_limit(limit);
+    }
+
     /// Creates a [`PubSub`] instance for this connection.
     pub fn as_pubsub(&mut self) -> PubSub<'_> {
         // NOTE: The pubsub flag is intentionally not raised at this time since
@@ -2110,7 +2118,12 @@ impl Connection {
                 return result;
             };
             // shutdown connection on protocol error
-            if io_error.kind() == io::ErrorKind::UnexpectedEof {
+            // redis_mq patch 7: and on a reply over its limit (`InvalidData`),
+            // whose rest is still on the wire.
+            if matches!(
+                io_error.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData
+            ) {
                 self.close_connection();
             } else if is_response {
                 self.messages_to_skip += 1;

@@ -433,6 +433,8 @@ pub use self::aio_support::*;
 /// The internal redis response parser.
 pub struct Parser {
     decoder: Decoder<AnySendSyncPartialState, PointerOffset<[u8]>>,
+    /// redis_mq patch 7: at most this many bytes read for one value.
+    limit: Option<usize>,
 }
 
 impl Default for Parser {
@@ -453,13 +455,29 @@ impl Parser {
     pub fn new() -> Self {
         Self {
             decoder: Decoder::new(),
+            limit: None,
         }
+    }
+
+    /// redis_mq patch 7: one value may take at most `limit` bytes from the
+    /// reader (`None`: no bound). Past it, [`parse_value`](Self::parse_value)
+    /// fails with `InvalidData` instead of reading (and holding) more: a
+    /// caller that expects a small reply is not made to hold whatever a
+    /// server sends. The bytes not read stay unread; the stream is out of
+    /// step after that error.
+    pub fn set_limit(&mut self, limit: Option<usize>) {
+        self.limit = limit;
     }
 
     // public api
 
     /// Parses synchronously into a single value from the reader.
-    pub fn parse_value<T: Read>(&mut self, mut reader: T) -> RedisResult<Value> {
+    pub fn parse_value<T: Read>(&mut self, reader: T) -> RedisResult<Value> {
+        // redis_mq patch 7: bounded, when there is a limit.
+        let mut reader = Bounded {
+            reader,
+            left: self.limit.unwrap_or(usize::MAX),
+        };
         loop {
             let mut decoder = &mut self.decoder;
             let result = combine::decode!(decoder, reader, value(None), |input, _| {
@@ -482,6 +500,28 @@ impl Parser {
                 Ok(result) => return Ok(result),
             }
         }
+    }
+}
+
+/// redis_mq patch 7: a reader that gives at most `left` bytes more, then
+/// fails with `InvalidData`.
+struct Bounded<T> {
+    reader: T,
+    left: usize,
+}
+
+impl<T: Read> Read for Bounded<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the reply is larger than the limit set for it",
+            ));
+        }
+        let most = buf.len().min(self.left);
+        let read = self.reader.read(&mut buf[..most])?;
+        self.left -= read;
+        Ok(read)
     }
 }
 
@@ -538,6 +578,19 @@ mod tests {
                 Value::BulkString(b"7".to_vec()),
             ]))
         );
+    }
+
+    /// redis_mq patch 7: a reply larger than the limit is an error, found
+    /// without reading the rest; without a limit it parses.
+    #[test]
+    fn parse_value_stops_at_the_limit() {
+        let big = format!("*3\r\n:1\r\n:2\r\n${}\r\n{}\r\n", 1000, "x".repeat(1000));
+        let mut parser = Parser::new();
+        parser.set_limit(Some(100));
+        let err = parser.parse_value(big.as_bytes()).unwrap_err();
+        assert_eq!(err.as_io_error().map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+        let mut parser = Parser::new();
+        assert!(parser.parse_value(big.as_bytes()).is_ok());
     }
 
     #[cfg(feature = "aio")]
