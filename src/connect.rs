@@ -19,7 +19,13 @@ use std::time::{Duration, Instant};
 
 use redis::{Client, ConnectionAddr, ConnectionInfo};
 
-use crate::failure::{Failure, REPLY_LIMIT, What};
+use crate::failure::{Failure, What};
+
+/// The most one reply may take (redis patch 7), so that no node can make a
+/// program hold more than it means to read: every connection starts with
+/// it (a node's `CLUSTER SLOTS` takes less, `src/cluster.rs`); the workers
+/// lift it for the queue's elements, which may be of any size.
+pub(crate) const REPLY_LIMIT: usize = 1 << 20;
 
 /// How long a worker's connect may take, and a web connect at most.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);

@@ -645,13 +645,5 @@ impl Retries {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_waits_double_from_100_ms_to_5_s() {
-        let delays: Vec<u128> = (1..10).map(|n| Retries::delay(n).as_millis()).collect();
-        assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
-        assert_eq!(Retries::delay(u32::MAX), Duration::from_secs(5));
-    }
-}
+#[path = "../tests/unit/connection.rs"]
+mod tests;

@@ -185,15 +185,5 @@ fn header(name: &str, value: &str) -> Header {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_and_leaves_plain_text_alone() {
-        assert_eq!(escape_html("pushed 7"), "pushed 7");
-        assert_eq!(
-            escape_html("<b>\"a\" & b</b>"),
-            "&lt;b&gt;&quot;a&quot; &amp; b&lt;/b&gt;"
-        );
-    }
-}
+#[path = "../tests/unit/http.rs"]
+mod tests;

@@ -12,34 +12,38 @@
 //!
 //! This crate is the plumbing the original did without, built around the
 //! one thing all three programs share: a [`connection`] to the Redis node
-//! that holds our keys. Each module imports only from the layers below it:
+//! that holds our keys. Each module imports only from the layers below it
+//! (`scripts/layers` checks it, in CI):
 //!
 //! 1. [`names`] (the queue and channel, as the original spells them),
 //!    [`exit`] (why a program stops, and its exit status), [`failure`]
-//!    (every failure of a talk with Redis, and the one place it is put in
-//!    words), [`logging`], `tls` (the certificate files, checked at start),
+//!    (every failure of a talk with Redis, put in words, and
+//!    [`failure::printable`], which every text from outside goes through),
+//!    [`logging`], `tls` (the certificate files, checked at start),
 //!    `platform` (what differs between systems; the only module with `cfg`).
 //! 2. [`signals`] (Ctrl-C and `kill` set a flag the loops read), [`target`]
 //!    (where Redis is: the URL or the sentinels, and what was learnt of a
-//!    cluster), `connect` (one connect to one node, by one deadline),
-//!    [`print`](mod@print) (the `Task get` line), [`http`] (a route's [`http::Reply`]
-//!    as HTTP).
+//!    cluster), `connect` (one connect to one node, by one deadline, and
+//!    the bound on a reply), [`print`](mod@print) (the `Task get` line),
+//!    [`http`] (a route's [`http::Reply`] as HTTP).
 //! 3. [`config`] (settings from the environment), `sentinel` (the primary,
 //!    as the sentinels name it), `cluster` (the node that holds the queue's
 //!    slot of a Redis Cluster).
 //! 4. [`connection`]: finds the node (the URL, the sentinels, or the
-//!    cluster), connects, runs a command once (following a cluster's
+//!    cluster), connects, runs each command on it (following a cluster's
 //!    `MOVED` and `ASK`); the web's policy answers by the click's deadline,
-//!    the workers' waits until Redis is back. [`worker`]: what the consumer
-//!    and subscriber do before their loops.
-//! 5. [`subscription`] (`for i in ps.listen()`), [`reliable`] (`consumer
-//!    --reliable`, at least once), [`click`] (a push confirmed on a replica,
-//!    a publish), [`page`] (what the page shows under the original's HTML),
-//!    [`server`] (`app.run()`: the worker threads, and their stop).
+//!    the workers' waits until Redis is back, with one capped backoff.
+//! 5. What the lessons add to a connection: [`click`] (a push confirmed on
+//!    a replica, `WAIT`), [`subscription`] (`for i in ps.listen()`),
+//!    [`reliable`] (`consumer --reliable`, at least once, the one lesson
+//!    with a module of its own here), [`page`] (what the page shows under
+//!    the original's HTML), [`worker`] (what the consumer and subscriber
+//!    do before their loops), [`server`] (`app.run()`: the worker threads,
+//!    and their stop).
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
 //! never stalls) are in the patched tiny_http under `vendor/tiny_http`, and
-//! six changes to the Redis client in the patched redis under
+//! seven changes to the Redis client in the patched redis under
 //! `vendor/redis`; see each one's `PATCHES.md`.
 
 pub mod click;

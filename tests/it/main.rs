@@ -1,5 +1,6 @@
-//! Every test, in one test binary: a module per topic, all against real
-//! `redis-server` processes and the real binaries (no mock Redis).
+//! Every test, in one test binary: a module per topic, against real
+//! `redis-server` processes and the real binaries; a small fake server
+//! only where Redis must misbehave as a real one cannot (each says so).
 //!
 //! - `web`: the page and its routes, bad requests, a Redis outage.
 //! - `web_stop`: the web server stopped under load.
