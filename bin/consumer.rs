@@ -45,11 +45,11 @@ impl Task {
         // while True:
         while !signals::stop_requested() {
             // task = self.rcon.blpop(self.queue, 0)[1]
-            // (2 s at a time: None if nothing came, or if Redis failed and
-            // the connection was replaced once Redis answered again)
-            let popped: BlpopReply =
+            // (2 s at a time: Some(None) if nothing came, None if Redis failed
+            // and the connection was replaced once Redis answered again)
+            let popped: Option<BlpopReply> =
                 self.rcon.run_or_reconnect(|rcon| rcon.blpop(self.queue, WAIT_SECS))?;
-            if let Some((_key, task)) = popped {
+            if let Some(Some((_key, task))) = popped {
                 // print("Task get", task)
                 // new: a task that cannot be printed goes back to the queue
                 print::task_get(out, &task)

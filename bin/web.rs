@@ -1,4 +1,5 @@
-//! The web page: producer and publisher, the original's Flask app (`app.py`).
+//! The web page: producer and publisher, the original's Flask app (`app.py`),
+//! and the stream lesson's producer (`python/app_stream.py`).
 //!
 //! Read it beside the original; each Python line of the three routes stands
 //! as a comment above the Rust that replaces it. One line has no
@@ -12,6 +13,7 @@
 //! | `prodcons_queue`, `pubsub_channel` | `PRODCONS_QUEUE`, `PUBSUB_CHANNEL` (`src/names.rs`) |
 //! | `@app.route(...)` | `route`, the table |
 //! | `def index()`, `def prodcons()`, `def pubsub()` | `index`, `prodcons`, `pubsub` |
+//! | `def stream_add()` (`python/app_stream.py`, not in the original) | `stream` |
 //! | `app.run(debug=True)` | `run`: `server::serve`, `WORKERS` threads |
 //!
 //! What keeps it safe lives in the library, out of these lines: `rcon` is a
@@ -26,12 +28,14 @@
 use std::process::ExitCode;
 
 use log::info;
+use redis::streams::StreamMaxlen;
 use redis::{Commands, RedisResult};
 use redis_mq::connection::Connection;
 use redis_mq::exit::{self, Stop};
 use redis_mq::http::Reply;
-use redis_mq::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
+use redis_mq::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL, STREAM};
 use redis_mq::page::{self, Clicks};
+use redis_mq::stream::STREAM_MAXLEN;
 use redis_mq::{click, config, logging, server, signals};
 use tiny_http::Method;
 
@@ -57,17 +61,27 @@ fn route(method: &Method, path: &str, rcon: &mut Connection, clicks: &Clicks) ->
         (Method::Get, "/pubsub") => {
             pubsub(rcon, clicks).unwrap_or_else(|e| Reply::Failed(rcon.failure(e)))
         }
-        (_, "/" | "/prodcons" | "/pubsub") => Reply::MethodNotAllowed,
+        (Method::Get, "/stream") => {
+            stream(rcon, clicks).unwrap_or_else(|e| Reply::Failed(rcon.failure(e)))
+        }
+        (_, "/" | "/prodcons" | "/pubsub" | "/stream") => Reply::MethodNotAllowed,
         _ => Reply::NotFound,
     }
 }
 
+/// The stream lesson's link, under the original page (not in the original).
+const STREAM_LINK: &str = "<center><br><a href=\"/stream\">流消费组模式</a></center>\n";
+
 /// `@app.route('/')`: the original page, and under it what the last
-/// clicks did, what waits in the queue and who listens (`src/page.rs`).
+/// clicks did, what waits in the queue and the stream, and who listens
+/// (`src/page.rs`).
 fn index(rcon: &mut Connection, clicks: &Clicks) -> Reply {
     // return html
-    // new: under it, what page::query_status asks Redis (queue, subscribers)
-    Reply::Page(format!("{INDEX_HTML}{}", page::query_status(rcon, clicks)))
+    // new: under it, the stream's link and what page::query_status asks Redis
+    Reply::Page(format!(
+        "{INDEX_HTML}{STREAM_LINK}{}",
+        page::query_status(rcon, clicks)
+    ))
 }
 
 /// `@app.route('/prodcons')`: the producer.
@@ -105,6 +119,23 @@ fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     ));
     // return redirect('/')
     Ok(Reply::Redirect("/"))
+}
+
+/// `@app.route('/stream')`: the stream's producer (`python/app_stream.py`;
+/// not in the original).
+fn stream(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
+    // elem = random.randrange(10)
+    let elem = rand::random_range(0..10);
+    // rcon.xadd(stream, {'elem': elem}, maxlen=1000, approximate=True)
+    let maxlen = StreamMaxlen::Approx(STREAM_MAXLEN);
+    let id: String = rcon.xadd_maxlen(STREAM, maxlen, "*", &[("elem", elem)])?;
+    // logging.info("xadd {} -- {}".format(stream, elem))
+    info!("xadd {} -- {} ({id})", STREAM, elem);
+    // new: the page shows what each click did
+    clicks.record(format!("added {elem} to the stream as {id}"));
+    // return redirect('/')
+    // (with replicas, once one has it: src/click.rs)
+    Ok(click::redirect_once_on_a_replica(rcon, "/"))
 }
 
 /// `app.run()`: `WORKERS` threads, each with its own connection to Redis,

@@ -27,7 +27,7 @@ fn confirmed_on_a_replica(rcon: &mut Connection) -> bool {
     // gets that less a margin for the round trip.
     let left = rcon.time_left().unwrap_or_default();
     let wait_ms = left.saturating_sub(Duration::from_millis(100)).as_millis() as u64;
-    let Some(raw) = rcon.raw().filter(|_| wait_ms > 0) else {
+    let Some(raw) = rcon.raw_and_retries().0.filter(|_| wait_ms > 0) else {
         return false;
     };
     match redis::cmd("WAIT").arg(1).arg(wait_ms).query::<usize>(raw) {

@@ -14,7 +14,7 @@ use redis::TlsCertificates;
 
 use crate::exit::Stop;
 use crate::target::{self, Sentinels, Target};
-use crate::tls;
+use crate::{platform, tls};
 
 /// The original's Redis: `redis.StrictRedis(host='localhost', db=1)`.
 pub(crate) const DEFAULT_REDIS_URL: &str = "redis://localhost:6379/1";
@@ -189,11 +189,25 @@ fn reliable_flag(args: &[String]) -> Result<bool, Stop> {
     }
 }
 
-/// `CONSUMER_NAME`, the reliable consumer's name (its processing list is
-/// named after it); `None` when unset, for the default the reliable
-/// consumer makes.
-pub(crate) fn consumer_name_from_env() -> Result<Option<String>, Stop> {
-    var("CONSUMER_NAME").map(|name| printable("CONSUMER_NAME", name)).transpose()
+/// `CONSUMER_NAME`, a reliable or stream consumer's name (its processing
+/// list, or its name in the group); by default the host's name and the
+/// process id, unique among running consumers.
+pub(crate) fn consumer_name_from_env() -> Result<String, Stop> {
+    match var("CONSUMER_NAME") {
+        Some(name) => printable("CONSUMER_NAME", name),
+        None => {
+            let host = platform::hostname().unwrap_or_else(|| "host".to_owned());
+            Ok(format!("{host}-{}", std::process::id()))
+        }
+    }
+}
+
+/// The whole number in the variable `name`, or `default` when it is unset.
+pub(crate) fn number_from_env(name: &str, default: u64) -> Result<u64, Stop> {
+    var(name).map_or(Ok(default), |text| {
+        let bad = || Stop::Setting(format!("{name}={text:?} is not a whole number"));
+        text.trim().parse().map_err(|_| bad())
+    })
 }
 
 /// A stdout the workers cannot print to: refuse to start, rather than

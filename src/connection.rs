@@ -162,13 +162,9 @@ impl Connection {
 
     /// The connection the last command went out on (where an `ASK` sent
     /// it, or the kept one), for what this type does not carry itself: a
-    /// subscription, or a `WAIT` that must go where the write went.
-    pub fn raw(&mut self) -> Option<&mut redis::Connection> {
-        self.raw_and_retries().0
-    }
-
-    /// [`raw`](Self::raw), and the workers' [`Retries`] beside it: a borrow
-    /// of the one (a subscription) leaves the other free.
+    /// subscription, or a `WAIT` that must go where the write went; and
+    /// the workers' [`Retries`] beside it, so that a borrow of the one (a
+    /// subscription) leaves the other free.
     pub fn raw_and_retries(&mut self) -> (Option<&mut redis::Connection>, &mut Retries) {
         self.used = true;
         self.failed = None;
@@ -208,16 +204,15 @@ impl Connection {
         command(self).map_err(|e| self.failure(e))
     }
 
-    /// A worker's command: runs `command`, whose `None` means "nothing this
-    /// time" (no element within [`WAIT`]). When it fails, says why, waits
+    /// A worker's command: runs `command`. When it fails, says why, waits
     /// and connects again ([`wait_then_reconnect`](Self::wait_then_reconnect))
-    /// and returns `None` too: the caller's loop simply goes round again.
+    /// and returns `None`: the caller's loop simply goes round again.
     pub fn run_or_reconnect<T>(
         &mut self,
-        command: impl FnOnce(&mut Self) -> RedisResult<Option<T>>,
+        command: impl FnOnce(&mut Self) -> RedisResult<T>,
     ) -> Result<Option<T>, Stop> {
         match self.run(command) {
-            Ok(value) => Ok(value),
+            Ok(value) => Ok(Some(value)),
             Err(failure) => {
                 self.wait_then_reconnect(&failure)?;
                 Ok(None)
@@ -227,10 +222,17 @@ impl Connection {
 
     /// After a failed command of a worker: says what went wrong, waits (the
     /// capped backoff, whatever the failure, so no failure that repeats is
-    /// a busy loop) and connects again.
+    /// a busy loop) and connects again, unless the connection is still
+    /// good (Redis refused the command on it).
     pub fn wait_then_reconnect(&mut self, failure: &Failure) -> Result<(), Stop> {
         self.retries.wait(&failure.for_a_worker())?;
-        self.reconnect()
+        if failure.ends_the_connection() {
+            self.rcon = None;
+        }
+        match self.rcon {
+            Some(_) => Ok(()),
+            None => self.reconnect(),
+        }
     }
 
     /// A worker's new connection: tried with the capped backoff until Redis
@@ -363,20 +365,16 @@ impl Connection {
     /// was closed meanwhile is dropped, to be opened again.
     fn check_idle(&mut self) -> Result<(), Failure> {
         self.bound()?;
-        let Some(rcon) = self.rcon.as_mut() else {
-            return Ok(());
-        };
-        match redis::cmd("PING").query::<()>(rcon) {
-            Ok(()) => Ok(()),
-            Err(e) => {
+        let pinged = self.rcon.as_mut().map(|rcon| redis::cmd("PING").query::<()>(rcon));
+        match pinged {
+            Some(Err(e)) if e.is_connection_dropped() && !e.is_timeout() => self.rcon = None,
+            Some(Err(e)) => {
                 self.rcon = None;
-                if e.is_connection_dropped() && !e.is_timeout() {
-                    debug!("kept Redis connection was closed; opening a new one");
-                    return Ok(());
-                }
-                Err(self.failure_of(&e, false))
+                return Err(self.failure_of(&e, false));
             }
+            _ => {}
         }
+        Ok(())
     }
 
     /// Keeps `rcon`, a new connection to `node`; says so when that is not
@@ -409,12 +407,8 @@ impl Connection {
             Policy::Bounded { deadline } => rcon.set_read_deadline(Some(deadline)),
             Policy::Patient { read_timeout } => {
                 rcon.set_reply_limit(None);
-                if let Err(e) = rcon.set_read_timeout(read_timeout) {
-                    debug!(
-                        "cannot set the read timeout: {}",
-                        self.failure_of(&e, false)
-                    );
-                }
+                // Refused only for a zero timeout, which no worker has.
+                let _ = rcon.set_read_timeout(read_timeout);
             }
         }
     }

@@ -63,6 +63,7 @@ pub mod reliable;
 mod sentinel;
 pub mod server;
 pub mod signals;
+pub mod stream;
 pub mod subscription;
 pub mod target;
 mod tls;

@@ -28,3 +28,13 @@ pub const ALIVE_PREFIX: &str = "{task:prodcons:queue}:consumer:";
 /// The names of the reliable consumers, a set: where a consumer looks for
 /// lists whose owner died, without scanning the db.
 pub const CONSUMERS: &str = "{task:prodcons:queue}:consumers";
+
+/// The stream the web's `/stream` adds to and the stream consumers read
+/// (the third lesson's; in the queue's slot, so one node holds it all).
+pub const STREAM: &str = "{task:prodcons:queue}:stream";
+
+/// Where a stream consumer puts an entry it cannot handle, with why.
+pub const DEAD_LETTERS: &str = "{task:prodcons:queue}:stream:dead";
+
+/// The stream consumers' group (a name inside the stream, not a key).
+pub const GROUP: &str = "task:stream:group";

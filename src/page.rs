@@ -1,7 +1,8 @@
 //! What the page shows under the original's HTML, so that each click is
 //! seen on the page itself and not only in a terminal: what the last clicks
 //! did, what waits in the queue (in the order the consumer will take it),
-//! and how many subscribers listen.
+//! how many subscribers listen, and the stream with its group and dead
+//! letters (`stream::status_html`).
 //!
 //! Nothing of this is written to Redis: the web server remembers its own
 //! last clicks in memory ([`Clicks`], shared by its workers), and reads the
@@ -18,6 +19,7 @@ use crate::connection::Connection;
 use crate::failure::printable;
 use crate::http::escape_html;
 use crate::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL};
+use crate::stream;
 
 /// How many clicks, and how many waiting elements, the page lists.
 const SHOWN: usize = 10;
@@ -152,8 +154,9 @@ pub fn query_status(rcon: &mut Connection, clicks: &Clicks) -> String {
                 )
             };
             format!(
-                "{queue}<br>\n{PUBSUB_CHANNEL}: {} subscribed{}",
+                "{queue}<br>\n{PUBSUB_CHANNEL}: {} subscribed<br>\n{}{}",
                 s.subscribers,
+                stream::status_html(rcon),
                 primary_html(rcon)
             )
         }

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use redis::{Commands, Direction, RedisResult};
 
+use crate::config;
 use crate::connection::{CONSUMER_READ_TIMEOUT, Connection, WAIT};
 use crate::exit::Stop;
 use crate::failure::{Failure, What};
@@ -37,7 +38,6 @@ use crate::names::{ALIVE_PREFIX, CONSUMERS, PROCESSING_PREFIX, PRODCONS_QUEUE};
 use crate::print::{self, Output};
 use crate::signals;
 use crate::target::Target;
-use crate::{config, platform};
 
 /// `LMOVE` in a script that Redis runs even at `maxmemory` (Redis 7's
 /// `allow-oom` flag): Redis refuses `BLMOVE` then, as a command that may
@@ -68,7 +68,7 @@ const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// `consumer --reliable`: prints the start line, then moves, prints and
 /// removes until asked to stop.
 pub fn run(target: Target, out: &mut Output) -> Result<(), Stop> {
-    let name = config::consumer_name_from_env()?.unwrap_or_else(default_name);
+    let name = config::consumer_name_from_env()?;
     info!("consumer name {name:?}: processing list {PROCESSING_PREFIX}{name}");
     print::line(out, "监听任务队列")?;
     let rcon = Connection::wait_for_redis(target.clone(), Some(CONSUMER_READ_TIMEOUT))?;
@@ -77,12 +77,6 @@ pub fn run(target: Target, out: &mut Output) -> Result<(), Stop> {
     // (a stdout that blocks), this consumer is never taken for dead.
     let _alive = SignOfLife::keep(target, &name, &mut task.rcon);
     task.listen_task(out)
-}
-
-/// The host's name and the process id: unique among running consumers.
-fn default_name() -> String {
-    let host = platform::hostname().unwrap_or_else(|| "host".to_owned());
-    format!("{host}-{}", std::process::id())
 }
 
 /// This consumer's sign of life, `{task:prodcons:queue}:consumer:NAME`, and its

@@ -15,6 +15,8 @@
 //! - `delivery`: one click is one push, honest answers, stopping loses nothing.
 //! - `reliable`: `consumer --reliable` and competing consumers.
 //! - `tls`: `rediss://` with certificates made at test time, and its mistakes.
+//! - `stream`: the third lesson, a Redis Stream read by a consumer group,
+//!   and its Python reader beside the Rust one.
 //! - `sentinel`: a primary, two replicas and three sentinels; the programs
 //!   follow failovers.
 //! - `network`: several hosts in network namespaces, three network faults
@@ -37,6 +39,7 @@ mod minimal_host;
 mod network;
 mod reliable;
 mod sentinel;
+mod stream;
 mod support;
 mod tls;
 mod tls_hostile;
