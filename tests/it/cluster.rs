@@ -740,13 +740,13 @@ fn a_reliable_consumer_killed_on_a_cluster_loses_nothing() {
 /// The ACL users of docs/tls.md with the additions of docs/cluster.md, on
 /// every node (each node keeps its own users), `REDIS_URL` naming a primary
 /// that does not hold the queue's slot: clicks are 302, the consumer,
-/// `consumer --reliable` and the subscriber print, and no program is
-/// refused anything (no `NOPERM`, no warning).
+/// `consumer --reliable`, the subscriber and the stream consumer print,
+/// and no program is refused anything (no `NOPERM`, no warning).
 #[test]
 #[ignore = "needs redis-cli (scripts/test installs it)"]
 fn each_program_works_under_its_acl_rules_on_a_cluster() {
     let rules = acl_rules(&["tls.md", "cluster.md"]);
-    assert_eq!(rules.len(), 8, "{rules:?}");
+    assert_eq!(rules.len(), 10, "{rules:?}");
     let cluster = Cluster::start();
     for node in &cluster.nodes {
         set_acl_rules(node.port, &rules);

@@ -92,7 +92,7 @@ fn ctrl_c_stops_everything(demo: &mut Program, dir: &Path) {
         demo.stderr_lines()
     );
     let out = demo.stdout_lines();
-    for program in ["[web]", "[consumer]", "[subscriber]"] {
+    for program in ["[web]", "[consumer]", "[subscriber]", "[stream]"] {
         assert!(
             out.iter().any(|l| l.starts_with(program) && l.contains("stopped, as asked")),
             "{program}'s last line: {out:?}"
@@ -188,7 +188,21 @@ fn the_demo_runs_refuses_a_second_and_stops_on_ctrl_c() {
         .status,
         302
     );
-    for worker in ["[consumer] Task get", "[subscriber] Task get"] {
+    assert_eq!(
+        http(
+            addr,
+            b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .status,
+        302
+    );
+    let join = format!("a second program joins it with: REDIS_URL={redis_url} ");
+    assert!(out.iter().any(|l| l.contains(&join)), "{out:?}");
+    for worker in [
+        "[consumer] Task get",
+        "[subscriber] Task get",
+        "[stream] Task get",
+    ] {
         let seen = eventually(Duration::from_secs(10), || {
             demo.stdout_lines().iter().any(|l| l.starts_with(worker))
         });

@@ -852,12 +852,13 @@ fn a_manual_failover_reaches_every_program_at_once() {
 
 /// The nodes' ACL users of docs/tls.md with the additions of
 /// docs/sentinel.md, on every node: clicks are 302 (confirmed on a
-/// replica), the consumer, `consumer --reliable` and the subscriber print,
-/// and no program is refused anything (no `NOPERM`, no warning).
+/// replica), the consumer, `consumer --reliable`, the subscriber and the
+/// stream consumer print, and no program is refused anything (no
+/// `NOPERM`, no warning).
 #[test]
 fn each_program_works_under_its_acl_rules_through_sentinel() {
     let rules = acl_rules(&["tls.md", "sentinel.md"]);
-    assert_eq!(rules.len(), 8, "{rules:?}");
+    assert_eq!(rules.len(), 10, "{rules:?}");
     let rig = Rig::start("acl");
     for node in &rig.nodes {
         set_acl_rules(node.plain, &rules);

@@ -378,7 +378,7 @@ fn unusable_tls_settings_are_one_line_and_exit_2() {
 #[test]
 fn each_program_works_under_its_acl_rules() {
     let rules = acl_rules(&["tls.md"]);
-    assert_eq!(rules.len(), 4, "{rules:?}");
+    assert_eq!(rules.len(), 5, "{rules:?}");
     let redis = RedisServer::start();
     set_acl_rules(redis.port, &rules);
     each_program_works_as_its_acl_user(|user| {

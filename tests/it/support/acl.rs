@@ -1,5 +1,5 @@
 //! The ACL users the docs give, run as written: the `ACL SETUSER mq-...`
-//! lines of docs pages, and the four programs, each as its own user.
+//! lines of docs pages, and the five programs, each as its own user.
 
 use std::process::Command;
 use std::time::Duration;
@@ -31,10 +31,11 @@ pub fn set_acl_rules(port: u16, rules: &[Vec<String>]) {
     }
 }
 
-/// The web, the consumer, `consumer --reliable` (named `test`) and the
-/// subscriber, each with the environment `env(user)` gives for its user
-/// (`mq-web`, ...): four clicks on each link are 302, the consumers print
-/// the four elements between them and the subscriber the four messages,
+/// The web, the consumer, `consumer --reliable` (named `test`), the
+/// subscriber and the stream consumer, each with the environment
+/// `env(user)` gives for its user (`mq-web`, ...): four clicks on each link
+/// are 302, the consumers print the four elements between them, the
+/// subscriber the four messages and the stream consumer the four entries,
 /// and no program is refused anything (no `NOPERM`, no warning). Returns
 /// the web server, still running.
 pub fn each_program_works_as_its_acl_user(
@@ -58,6 +59,7 @@ pub fn each_program_works_as_its_acl_user(
         &[("CONSUMER_NAME", "test")],
     );
     let subscriber = start(env!("CARGO_BIN_EXE_subscriber"), &[], "mq-subscriber", &[]);
+    let stream = start(env!("CARGO_BIN_EXE_stream_consumer"), &[], "mq-stream", &[]);
     let subscribed = subscriber.wait_stderr("subscribed to", Duration::from_secs(10));
     assert!(subscribed.is_some(), "{:?}", subscriber.stderr_lines());
     let connected = reliable.wait_stderr("connected to Redis", Duration::from_secs(10));
@@ -69,6 +71,7 @@ pub fn each_program_works_as_its_acl_user(
         let click = web.get("/prodcons");
         assert_eq!(click.status, 302, "{}", click.text());
         assert_eq!(web.get("/pubsub").status, 302);
+        assert_eq!(web.get("/stream").status, 302);
     }
     let printed = eventually(Duration::from_secs(10), || {
         tasks(&consumer.stdout_lines()).len() + tasks(&reliable.stdout_lines()).len() == 4
@@ -81,11 +84,18 @@ pub fn each_program_works_as_its_acl_user(
     );
     let heard = subscriber.wait_stdout(5, Duration::from_secs(10));
     assert_eq!(tasks(&heard).len(), 4, "{heard:?}");
+    let read = stream.wait_stdout(5, Duration::from_secs(10));
+    assert_eq!(tasks(&read).len(), 4, "{read:?} {:?}", stream.stderr_lines());
+    let shown = eventually(Duration::from_secs(10), || {
+        web.get("/").text().contains("group task:stream:group: 0 pending")
+    });
+    assert!(shown, "{}", web.get("/").text());
     for lines in [
         web.program.stderr_lines(),
         consumer.stderr_lines(),
         reliable.stderr_lines(),
         subscriber.stderr_lines(),
+        stream.stderr_lines(),
     ] {
         eprintln!("{lines:?}");
         assert!(

@@ -13,7 +13,7 @@
 //! - `http_client`: a raw HTTP client over `TcpStream`.
 //! - `tls`: certificates made at test time, and a Redis that serves TLS.
 //! - `wine`: the Windows binaries under Wine.
-//! - `acl`: the ACL users of the docs, and the four programs as those users.
+//! - `acl`: the ACL users of the docs, and the five programs as those users.
 //! - `lying_node`: a fake cluster node that answers as a broken one would.
 //! - here: the names, the waits, and small helpers.
 
