@@ -488,18 +488,88 @@ fn a_cluster_that_is_down_answers_503_and_recovers() {
 fn the_slots_primary_killed_under_clicks_loses_no_302() {
     let _heavy = heavy();
     let mut cluster = Cluster::start();
-    let other = cluster.other_primary();
-    let url = format!("redis://127.0.0.1:{other}/0");
+    let url = format!("redis://127.0.0.1:{}/0", cluster.other_primary());
     let web = Web::start_env(&[("REDIS_URL", &url), ("WORKERS", "4")]);
     let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
+    let (answers, old, new, again) = clicks_through_a_failover(&mut cluster, &web, "/prodcons");
+    let printed = consumer.stop_and_collect().len();
+    let consumer_said = consumer.stderr_lines();
+    let waiting: usize = query_node(new, None, &["LLEN", QUEUE])
+        .and_then(|v| redis::from_redis_value(v).ok())
+        .unwrap_or(0);
+    let counts = count_each(&answers);
+    eprintln!(
+        "cluster failover {old} -> {new}: answers {counts:?}; printed {printed}, {waiting} waiting"
+    );
+    let web_said = web.program.stderr_lines();
+    let tail = &web_said[web_said.len().saturating_sub(6)..];
+    assert!(again, "302 again after the failover: {counts:?} {tail:?}");
+    let ok = counts.get(&302).copied().unwrap_or(0);
+    let lost_on_the_wire = consumer
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.contains("lost the connection"))
+        .count();
+    assert!(
+        printed + waiting + lost_on_the_wire >= ok,
+        "every 302 printed or waiting: {counts:?} {consumer_said:?}"
+    );
+    for status in counts.keys() {
+        assert!(matches!(status, 302 | 202 | 503 | 504), "{counts:?}");
+    }
+}
+
+/// The same failover under clicks on `/stream`, read by two stream
+/// consumers: every entry answered 302 (on a replica) is printed by one of
+/// them (a reader that lost its connection reads what it held again).
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn the_streams_primary_killed_under_clicks_loses_no_302() {
+    let _heavy = heavy();
+    let mut cluster = Cluster::start();
+    let url = format!("redis://127.0.0.1:{}/0", cluster.other_primary());
+    let web = Web::start_env(&[("REDIS_URL", &url), ("WORKERS", "4")]);
+    let readers: Vec<Program> = ["a", "b"]
+        .map(|name| {
+            let env = [("REDIS_URL", url.as_str()), ("CONSUMER_NAME", name)];
+            Program::start(env!("CARGO_BIN_EXE_stream_consumer"), &env)
+        })
+        .into();
+    let (answers, old, new, again) = clicks_through_a_failover(&mut cluster, &web, "/stream");
+    let counts = count_each(&answers);
+    let ok = counts.get(&302).copied().unwrap_or(0);
+    let printed = || readers.iter().map(|r| tasks(&r.stdout_lines()).len()).sum::<usize>();
+    let all = eventually(Duration::from_secs(30), || printed() >= ok);
+    eprintln!(
+        "stream, cluster failover {old} -> {new}: answers {counts:?}; printed {}",
+        printed()
+    );
+    assert!(again, "302 again after the failover: {counts:?}");
+    assert!(all, "every 302 printed: {counts:?}, {} printed", printed());
+    for status in counts.keys() {
+        assert!(matches!(status, 302 | 202 | 503 | 504), "{counts:?}");
+    }
+}
+
+/// Clicks on `path` every 50 ms while the slot's primary is SIGKILLed, a
+/// replica takes over (`CLUSTER SLOTS`, `cluster_state:ok`), and the old
+/// primary, started again, streams from the new one (`ROLE`); then until a
+/// click is 302 again (20 s at most). The answers, the old and the new
+/// holder, and whether 302 came back.
+fn clicks_through_a_failover(
+    cluster: &mut Cluster,
+    web: &Web,
+    path: &'static str,
+) -> (Vec<u16>, u16, u16, bool) {
     let stop = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(Mutex::new(Vec::new()));
     let clicker = {
         let (stop, answers, addr) = (Arc::clone(&stop), Arc::clone(&answers), web.addr);
         thread::spawn(move || {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
             let started = Instant::now();
             while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(90) {
-                let status = http(addr, b"GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n").status;
+                let status = http(addr, request.as_bytes()).status;
                 answers.lock().expect("answers").push(status);
                 thread::sleep(Duration::from_millis(50));
             }
@@ -526,32 +596,8 @@ fn the_slots_primary_killed_under_clicks_loses_no_302() {
     });
     stop.store(true, Ordering::SeqCst);
     clicker.join().expect("clicker");
-    let printed = consumer.stop_and_collect().len();
-    let consumer_said = consumer.stderr_lines();
-    let waiting: usize = query_node(new, None, &["LLEN", QUEUE])
-        .and_then(|v| redis::from_redis_value(v).ok())
-        .unwrap_or(0);
     let answers = answers.lock().expect("answers").clone();
-    let counts = count_each(&answers);
-    eprintln!(
-        "cluster failover {old} -> {new}: answers {counts:?}; printed {printed}, {waiting} waiting"
-    );
-    let web_said = web.program.stderr_lines();
-    let tail = &web_said[web_said.len().saturating_sub(6)..];
-    assert!(again, "302 again after the failover: {counts:?} {tail:?}");
-    let ok = counts.get(&302).copied().unwrap_or(0);
-    let lost_on_the_wire = consumer
-        .stderr_lines()
-        .iter()
-        .filter(|l| l.contains("lost the connection"))
-        .count();
-    assert!(
-        printed + waiting + lost_on_the_wire >= ok,
-        "every 302 printed or waiting: {counts:?} {consumer_said:?}"
-    );
-    for status in counts.keys() {
-        assert!(matches!(status, 302 | 202 | 503 | 504), "{counts:?}");
-    }
+    (answers, old, new, again)
 }
 
 /// The queue's slot moved to another primary under steady clicks and a
@@ -563,6 +609,60 @@ fn the_slots_primary_killed_under_clicks_loses_no_302() {
 #[ignore = "needs redis-cli (scripts/test installs it)"]
 fn the_slot_moved_under_clicks_loses_nothing() {
     let cluster = Cluster::start();
+    let (answers, keys, to, url) = move_the_slot_under_clicks(&cluster, "/prodcons");
+    // Started only now, so the queue held elements to MIGRATE.
+    let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
+    consumer.wait_stdout(41, Duration::from_secs(10));
+    let printed = consumer.stop_and_collect().len();
+    let waiting: usize = query_node(to, None, &["LLEN", QUEUE])
+        .and_then(|v| redis::from_redis_value(v).ok())
+        .unwrap_or(0);
+    let counts = count_each(&answers);
+    eprintln!(
+        "slot moved to {to} ({} keys): answers {counts:?}; printed {printed}, {waiting} waiting",
+        keys.len()
+    );
+    let said = consumer.stderr_lines();
+    assert_eq!(keys, [QUEUE], "the queue was migrated");
+    assert_eq!(
+        counts.get(&302).copied().unwrap_or(0),
+        40,
+        "{counts:?} {said:?}"
+    );
+    assert_eq!(printed + waiting, 40, "{said:?}");
+}
+
+/// The same move under clicks on `/stream`: the stream is migrated with
+/// the slot, every click is 302, and a stream consumer started afterwards
+/// prints all 40 entries.
+#[test]
+#[ignore = "needs redis-cli (scripts/test installs it)"]
+fn the_slot_moved_under_stream_clicks_loses_nothing() {
+    let cluster = Cluster::start();
+    let (answers, keys, to, url) = move_the_slot_under_clicks(&cluster, "/stream");
+    let env = [("REDIS_URL", url.as_str()), ("CONSUMER_NAME", "after")];
+    let reader = Program::start(env!("CARGO_BIN_EXE_stream_consumer"), &env);
+    let printed = tasks(&reader.wait_stdout(41, Duration::from_secs(15))).len();
+    let counts = count_each(&answers);
+    eprintln!("stream slot moved to {to}: answers {counts:?}; printed {printed}");
+    assert_eq!(
+        keys,
+        ["{task:prodcons:queue}:stream"],
+        "the stream was migrated"
+    );
+    assert_eq!(counts.get(&302).copied().unwrap_or(0), 40, "{counts:?}");
+    assert_eq!(printed, 40, "{:?}", reader.stderr_lines());
+}
+
+/// Ten clicks on `path`, then the queue's slot moved from its holder to
+/// another primary as `redis-cli --cluster reshard` does, ten clicks after
+/// each step (`IMPORTING` and `MIGRATING`, the keys `MIGRATE`d, `SETSLOT
+/// NODE` on every node). The answers, the keys moved, the new holder, and
+/// a URL naming it.
+fn move_the_slot_under_clicks(
+    cluster: &Cluster,
+    path: &str,
+) -> (Vec<u16>, Vec<String>, u16, String) {
     let from = cluster.holder().expect("holder");
     let to = cluster.other_primary();
     let url = format!("redis://127.0.0.1:{to}/0");
@@ -580,7 +680,7 @@ fn the_slot_moved_under_clicks_loses_nothing() {
     let mut answers = Vec::new();
     let mut click = |n: usize| {
         for _ in 0..n {
-            answers.push(web.get("/prodcons").status);
+            answers.push(web.get(path).status);
         }
     };
     click(10);
@@ -625,26 +725,7 @@ fn the_slot_moved_under_clicks_loses_nothing() {
     let moved = eventually(Duration::from_secs(20), || cluster.holder() == Some(to));
     assert!(moved, "the slot is at {to}");
     click(10);
-    // Started only now, so the queue held elements to MIGRATE.
-    let mut consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &[("REDIS_URL", &url)]);
-    consumer.wait_stdout(41, Duration::from_secs(10));
-    let printed = consumer.stop_and_collect().len();
-    let waiting: usize = query_node(to, None, &["LLEN", QUEUE])
-        .and_then(|v| redis::from_redis_value(v).ok())
-        .unwrap_or(0);
-    let counts = count_each(&answers);
-    eprintln!(
-        "slot {slot} moved {from} -> {to} ({} keys): answers {counts:?}; printed {printed}, {waiting} waiting",
-        keys.len()
-    );
-    let said = consumer.stderr_lines();
-    assert_eq!(keys, [QUEUE], "the queue was migrated");
-    assert_eq!(
-        counts.get(&302).copied().unwrap_or(0),
-        40,
-        "{counts:?} {said:?}"
-    );
-    assert_eq!(printed + waiting, 40, "{said:?}");
+    (answers, keys, to, url)
 }
 
 /// The node the subscriber listens on (the slot's holder, though

@@ -875,3 +875,59 @@ fn each_program_works_under_its_acl_rules_through_sentinel() {
     let page = web.get("/").text();
     assert!(page.contains("2 replicas connected"), "{page}");
 }
+
+/// `SENTINEL FAILOVER` under steady clicks on `/stream`, read by a stream
+/// consumer: every entry answered 302 (on a replica) is printed, on the new
+/// primary; the reader follows the switch and reads what it held again.
+#[test]
+fn a_manual_failover_under_stream_clicks_keeps_every_302() {
+    let _heavy = heavy();
+    let rig = Rig::start("stream");
+    let web = rig.web("4");
+    let reader = program(env!("CARGO_BIN_EXE_stream_consumer"), &[], &rig, &[]);
+    let old = rig.primary().expect("a primary");
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let clicker = {
+        let (stop, answers, addr) = (Arc::clone(&stop), Arc::clone(&answers), web.addr);
+        thread::spawn(move || {
+            let started = Instant::now();
+            while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
+                let added = http(addr, b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n").status;
+                answers.lock().expect("answers").push(added);
+                thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    thread::sleep(Duration::from_secs(2));
+    let asked = query_node(
+        rig.sentinels[0].plain,
+        None,
+        &["SENTINEL", "FAILOVER", MASTER],
+    );
+    assert!(asked.is_some(), "SENTINEL FAILOVER");
+    let mut new = None;
+    let settled = eventually(Duration::from_secs(30), || {
+        new = rig.settled_primary(old, 0);
+        new.is_some()
+    });
+    assert!(settled, "the sentinels name a new primary");
+    thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::SeqCst);
+    clicker.join().expect("clicker");
+    let answers = count_each(&answers.lock().expect("answers").clone());
+    let ok = answers.get(&302).copied().unwrap_or(0);
+    let all = eventually(Duration::from_secs(20), || {
+        tasks(&reader.stdout_lines()).len() >= ok
+    });
+    let printed = tasks(&reader.stdout_lines()).len();
+    eprintln!("stream, manual failover {old} -> {new:?}: answers {answers:?}, printed {printed}");
+    assert!(
+        all,
+        "every 302 printed: {answers:?}, {printed} {:?}",
+        reader.stderr_lines()
+    );
+    for status in answers.keys() {
+        assert!(matches!(status, 302 | 202 | 503 | 504), "{answers:?}");
+    }
+}

@@ -85,7 +85,12 @@ pub fn each_program_works_as_its_acl_user(
     let heard = subscriber.wait_stdout(5, Duration::from_secs(10));
     assert_eq!(tasks(&heard).len(), 4, "{heard:?}");
     let read = stream.wait_stdout(5, Duration::from_secs(10));
-    assert_eq!(tasks(&read).len(), 4, "{read:?} {:?}", stream.stderr_lines());
+    assert_eq!(
+        tasks(&read).len(),
+        4,
+        "{read:?} {:?}",
+        stream.stderr_lines()
+    );
     let shown = eventually(Duration::from_secs(10), || {
         web.get("/").text().contains("group task:stream:group: 0 pending")
     });
