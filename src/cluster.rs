@@ -3,12 +3,8 @@
 //! all a program needs. A node that does not hold it answers `MOVED` with
 //! the one that does (`src/connection.rs` follows that); when that node is
 //! gone, the nodes known so far are asked `CLUSTER SLOTS`, each within its
-//! share of the time, until one names the slot's primary.
-//!
-//! Why not the redis crate's cluster client: its sync client has no
-//! pub/sub, it sends `WAIT` to every primary and takes the smallest answer,
-//! and it would be a second connection type beside ours for what is, with
-//! one slot, a single redirect.
+//! share of the time, until one names the slot's primary. Why not the
+//! redis crate's cluster client: `docs/cluster.md`.
 
 use std::time::Instant;
 

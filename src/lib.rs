@@ -1,14 +1,16 @@
-//! A message queue through Redis: the plumbing shared by the three programs.
+//! A message queue through Redis: the plumbing shared by its programs.
 //!
 //! # Layout
 //!
-//! The lesson is in `bin/`, one file per program of the original, each
-//! read beside its Python file; a line there that calls into this crate
-//! says in its comment what the call does that the Python did not:
+//! The lesson is in `bin/`, one file per program, each read beside its
+//! Python file; a line there that calls into this crate says in its
+//! comment what the call does that the Python did not:
 //!
-//! - `bin/web.rs`: the Flask app (`/`, `/prodcons`, `/pubsub`).
+//! - `bin/web.rs`: the Flask app (`/`, `/prodcons`, `/pubsub`; `/stream`).
 //! - `bin/consumer.rs`: the consumer script (`BLPOP` loop).
 //! - `bin/subscriber.rs`: the subscriber script (`pubsub.listen()` loop).
+//! - `bin/stream_consumer.rs`: the third pattern, not in the original,
+//!   read beside `python/stream_consumer.py` (`XREADGROUP` loop).
 //!
 //! This crate is the plumbing the original did without, built around the
 //! one thing all three programs share: a [`connection`] to the Redis node
@@ -34,12 +36,13 @@
 //!    `MOVED` and `ASK`); the web's policy answers by the click's deadline,
 //!    the workers' waits until Redis is back, with one capped backoff.
 //! 5. What the lessons add to a connection: [`click`] (a push confirmed on
-//!    a replica, `WAIT`), [`subscription`] (`for i in ps.listen()`),
-//!    [`reliable`] (`consumer --reliable`, at least once, the one lesson
-//!    with a module of its own here), [`page`] (what the page shows under
-//!    the original's HTML), [`worker`] (what the consumer and subscriber
-//!    do before their loops), [`server`] (`app.run()`: the worker threads,
-//!    and their stop).
+//!    a replica, `WAIT`), [`subscription`] (`for i in ps.listen()`), the
+//!    two lessons with a module of their own here, [`reliable`]
+//!    (`consumer --reliable`, at least once) and [`stream`] (the third
+//!    pattern, a stream read by a consumer group), [`worker`] (what the
+//!    workers do before their loops), [`server`] (`app.run()`: the worker
+//!    threads, and their stop).
+//! 6. [`page`]: what the page shows under the original's HTML.
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
 //! never stalls) are in the patched tiny_http under `vendor/tiny_http`, and

@@ -5,12 +5,8 @@
 //! behind the others); and the sentinels' `+switch-master` event is
 //! followed, so a switch of primary reaches every program at once, not
 //! only when the old primary is demoted. (The connection then checks
-//! `ROLE` on the node.)
-//!
-//! These few lines replace the redis crate's Sentinel client, which asks
-//! `SENTINEL MASTERS` (refused to a sentinel user limited to the spec's
-//! commands), needed two patches to be bounded and to take a private CA,
-//! and has no `+switch-master` (redis-rs issue #1438).
+//! `ROLE` on the node.) Why not the redis crate's Sentinel client:
+//! `docs/sentinel.md`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Once, OnceLock};

@@ -74,11 +74,10 @@ where
 fn check_the_db(target: &Target) -> Result<(), Stop> {
     let mut rcon = Connection::bounded(target.clone());
     rcon.answer_by(Instant::now() + CONNECT_TIMEOUT);
-    match redis::cmd("PING").query::<()>(&mut rcon).map_err(|e| rcon.failure(e)) {
-        Err(failure) if failure.what == What::ClusterHasOnlyDb0 => {
-            Err(Stop::Setting(failure.to_string()))
-        }
-        _ => Ok(()),
+    let refused = redis::cmd("PING").query::<()>(&mut rcon).err().map(|e| rcon.failure(e));
+    match refused.filter(|failure| failure.what == What::ClusterHasOnlyDb0) {
+        Some(failure) => Err(Stop::Setting(failure.to_string())),
+        None => Ok(()),
     }
 }
 
