@@ -20,12 +20,12 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// A person in headless Chromium: the page renders the original's texts; one click is one push
-/// or publish (no second request from the redirect or the favicon), and the page then shows it,
-/// and the queue in BLPOP order.
+/// A person in headless Chromium: the page renders the original's texts and the third link;
+/// one click is one push, publish or stream entry (no second request from the redirect or the
+/// favicon), and the page then shows it, and the queue in BLPOP order.
 #[test]
 #[ignore = "needs chromium and chromium-driver (scripts/test installs them)"]
-fn a_person_clicks_both_links() {
+fn a_person_clicks_each_link() {
     for exe in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             std::path::Path::new(exe).exists(),
@@ -51,6 +51,10 @@ fn a_person_clicks_both_links() {
         browser.text("css selector", "a[href='/pubsub']"),
         "发布订阅者模式"
     );
+    assert_eq!(
+        browser.text("css selector", "a[href='/stream']"),
+        "流消费组模式"
+    );
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG screenshot");
     save_screenshot(&png);
@@ -67,6 +71,18 @@ fn a_person_clicks_both_links() {
     thread::sleep(Duration::from_millis(500));
     assert_eq!(tasks(&subscriber.stdout_lines()).len(), 1, "{lines:?}");
 
+    let url = redis.url(1);
+    let reader = Program::start(
+        env!("CARGO_BIN_EXE_stream_consumer"),
+        &[("REDIS_URL", url.as_str()), ("CONSUMER_NAME", "person")],
+    );
+    reader.wait_stdout(1, Duration::from_secs(10));
+    browser.click("流消费组模式");
+    assert_eq!(browser.current_url(), format!("http://{}/", web.addr));
+    let lines = reader.wait_stdout(2, Duration::from_secs(10));
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(tasks(&reader.stdout_lines()).len(), 1, "{lines:?}");
+
     // One click, one Redis write: no double request from the redirect or
     // the favicon.
     let log = web.program.stderr_lines();
@@ -77,6 +93,11 @@ fn a_person_clicks_both_links() {
     );
     assert_eq!(
         log.iter().filter(|l| l.contains("publish ")).count(),
+        1,
+        "{log:?}"
+    );
+    assert_eq!(
+        log.iter().filter(|l| l.contains("xadd ")).count(),
         1,
         "{log:?}"
     );

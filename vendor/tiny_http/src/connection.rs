@@ -142,6 +142,16 @@ impl Connection {
         }
     }
 
+    /// redis_mq patch 7: sends what is written at once (TCP); a Unix
+    /// socket has no Nagle to turn off.
+    pub(crate) fn set_nodelay(&self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_nodelay(true),
+            #[cfg(unix)]
+            Self::Unix(_) => Ok(()),
+        }
+    }
+
     #[allow(dead_code)] // redis_mq patch 3: no longer used for plain connections
     pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
         match self {
