@@ -1,11 +1,11 @@
 //! The web page: producer and publisher, the original's Flask app (`app.py`),
 //! and the stream lesson's producer (`python/app_stream.py`).
 //!
-//! Read it beside the original; each Python line of the three routes stands
-//! as a comment above the Rust that replaces it. One line has no
-//! counterpart: `/pubsub` in app.py first makes a pubsub object and
-//! subscribes it (`ps = rcon.pubsub()`, `ps.subscribe(pubsub_channel)`),
-//! which nothing ever reads; the README says why the port leaves it out.
+//! Read it beside the original; each Python line of the routes stands as a
+//! comment above the Rust that replaces it. Two lines have no counterpart:
+//! `/pubsub` in app.py first makes a pubsub object and subscribes it
+//! (`ps = rcon.pubsub()`, `ps.subscribe(pubsub_channel)`), which nothing
+//! ever reads; `docs/differences.md` says why the port leaves them out.
 //!
 //! | app.py | here |
 //! |---|---|

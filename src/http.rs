@@ -32,7 +32,8 @@ pub enum Reply {
     /// it may have.
     Failed(Failure),
     /// Pushed on the primary (this node), and no replica confirmed it in
-    /// time (only with Sentinel): a failover now may lose it.
+    /// time (where there are replicas: Sentinel, a cluster): a failover now
+    /// may lose it.
     NotOnAReplica(String),
     /// The server was asked to stop before this request came: nothing ran.
     Stopping,

@@ -95,8 +95,9 @@ fn read_status(rcon: &mut Connection) -> RedisResult<Status> {
     })
 }
 
-/// With Sentinel: which node is the primary now, and how many replicas
-/// it streams to (`ROLE`), so a failover shows on the page.
+/// Where there are replicas (Sentinel, a cluster): which node is the
+/// primary now, and how many replicas it streams to (`ROLE`), so a
+/// failover shows on the page.
 fn primary_html(rcon: &mut Connection) -> String {
     if !rcon.target().has_replicas() {
         return String::new();
@@ -135,9 +136,9 @@ fn shown(len: usize, bytes: &[u8]) -> String {
 }
 
 /// Asks Redis for the queue's first elements (a script that shortens each
-/// one in Redis), the subscribers and, with Sentinel, the replicas
-/// (`ROLE`); returns the HTML that goes under the original page. It renders
-/// when Redis is down too, and says so.
+/// one in Redis), the subscribers, the stream and, where there are
+/// replicas, the primary's replicas (`ROLE`); returns the HTML that goes
+/// under the original page. It renders when Redis is down too, and says so.
 pub fn query_status(rcon: &mut Connection, clicks: &Clicks) -> String {
     let last = clicks.html();
     let redis = match rcon.run(read_status) {
