@@ -106,13 +106,10 @@ fn pubsub(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     // rcon.publish(pubsub_channel, elem)
     let receivers: usize = rcon.publish(PUBSUB_CHANNEL, elem)?;
     // new: say how many got it; with none, the message is gone
-    if receivers == 0 {
-        info!(
-            "publish {PUBSUB_CHANNEL} -- {elem} (no subscriber: pub/sub keeps nothing, so it is gone)"
-        );
-    } else {
-        info!("publish {PUBSUB_CHANNEL} -- {elem} (received by {receivers} subscribers)");
-    }
+    info!(
+        "publish {PUBSUB_CHANNEL} -- {elem} ({})",
+        click::heard_by(rcon, receivers)
+    );
     // new: the page shows what each click did
     clicks.record(format!(
         "published {elem}, received by {receivers} subscribers"

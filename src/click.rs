@@ -1,10 +1,13 @@
-//! What a push needs beyond the Python's `lpush` where there are replicas
-//! (Sentinel, or a cluster): a 302 only once one of them has it, so that a
-//! failover right after cannot lose what the page said was pushed.
+//! What a click needs beyond the Python's lines: where there are replicas
+//! (Sentinel, or a cluster), a push is a 302 only once one of them has it,
+//! so that a failover right after cannot lose what the page said was
+//! pushed; and a publish's count said as what it is.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use log::{debug, warn};
+use redis::{ConnectionLike, RedisResult};
 
 use crate::connection::Connection;
 use crate::http::Reply;
@@ -20,6 +23,11 @@ pub fn redirect_once_on_a_replica(rcon: &mut Connection, to: &'static str) -> Re
     Reply::NotOnAReplica(rcon.node().unwrap_or_else(|| "(connection lost)".into()))
 }
 
+/// Set when no replica confirmed the last push: the next ones ask `ROLE`
+/// first, and a primary with no replica connected answers 202 at once
+/// rather than wait out the click's time for a `WAIT` that cannot succeed.
+static UNCONFIRMED: AtomicBool = AtomicBool::new(false);
+
 /// `WAIT 1 <ms>` where the push went: `WAIT` on another connection would
 /// confirm nothing. True when a replica confirmed.
 fn confirmed_on_a_replica(rcon: &mut Connection) -> bool {
@@ -30,7 +38,12 @@ fn confirmed_on_a_replica(rcon: &mut Connection) -> bool {
     let Some(raw) = rcon.raw_and_retries().0.filter(|_| wait_ms > 0) else {
         return false;
     };
-    match redis::cmd("WAIT").arg(1).arg(wait_ms).query::<usize>(raw) {
+    if UNCONFIRMED.load(Ordering::Relaxed) && replicas_connected(raw).is_ok_and(|n| n == 0) {
+        return false;
+    }
+    let confirmed = redis::cmd("WAIT").arg(1).arg(wait_ms).query::<usize>(raw);
+    UNCONFIRMED.store(!matches!(confirmed, Ok(1..)), Ordering::Relaxed);
+    match confirmed {
         Ok(confirmed) => confirmed > 0,
         // Refused (an ACL user without +wait): said, as every push will
         // answer 202 until that is fixed.
@@ -47,5 +60,27 @@ fn confirmed_on_a_replica(rcon: &mut Connection) -> bool {
             rcon.reset();
             false
         }
+    }
+}
+
+/// How many replicas the primary on `rcon` streams to (`ROLE`).
+pub(crate) fn replicas_connected(rcon: &mut impl ConnectionLike) -> RedisResult<usize> {
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(rcon)?;
+    Ok(match role.get(2) {
+        Some(redis::Value::Array(replicas)) => replicas.len(),
+        _ => 0,
+    })
+}
+
+/// Who a publish reached, as the log and the page say it: on a cluster the
+/// count is of the subscribers of the node that took the publish, so none
+/// there does not mean none at all.
+pub fn heard_by(rcon: &Connection, receivers: usize) -> String {
+    match receivers {
+        0 if rcon.target().is_cluster() => {
+            "received by 0 subscribers on this node; a cluster counts them per node".into()
+        }
+        0 => "no subscriber: pub/sub keeps nothing, so it is gone".into(),
+        n => format!("received by {n} subscribers"),
     }
 }

@@ -21,6 +21,7 @@
 //! The original opened one connection at start and let any error end the
 //! program.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
@@ -28,7 +29,7 @@ use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, Value};
 
 use crate::connect::{self, CONNECT_TIMEOUT};
 use crate::exit::Stop;
-use crate::failure::{Failure, What};
+use crate::failure::{CLOSED_AT_ONCE, Failure, What};
 use crate::signals;
 use crate::target::{Finder, Target, parse_addr, show_addr};
 use crate::{cluster, sentinel};
@@ -385,7 +386,13 @@ impl Connection {
         self.rcon = Some(rcon);
         self.bound = None;
         self.used = false;
-        if let Some((host, port)) = was.filter(|was| *was != node) {
+        // One line per move for the whole program, not one per connection
+        // (each web worker, the reliable consumer's sign of life).
+        static SAID: Mutex<Option<Node>> = Mutex::new(None);
+        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+        let moved = was.filter(|was| *was != node && said.as_ref() != Some(&node));
+        if let Some((host, port)) = moved {
+            *said = Some(node.clone());
             let was = show_addr(&host, port);
             match self.target.uses_sentinel() {
                 true => warn!(
@@ -469,8 +476,15 @@ impl Connection {
         let shown = self.shown(&node);
         let info = self.target.node_info(&node.0, node.1)?;
         let mut rcon = connect::open(info, &shown, deadline).map_err(|mut f| {
-            if let What::Password { with_sentinel, .. } = &mut f.what {
-                *with_sentinel = sentinels;
+            match &mut f.what {
+                What::Password { with_sentinel, .. } => *with_sentinel = sentinels,
+                // A close at once over plain TCP is what a TLS-only Redis
+                // does; not one this program has talked to already (a node
+                // going down closes too).
+                What::Tls(_) if self.node.is_some() && !self.target.uses_tls() => {
+                    f.what = What::Unreachable(CLOSED_AT_ONCE.into());
+                }
+                _ => {}
             }
             f
         })?;

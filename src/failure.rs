@@ -114,7 +114,10 @@ impl Failure {
                 "TLS failed: the server closed the connection during the handshake (does it speak TLS on this port?)"
             }
             (false, false, true) => {
-                "it closed the connection at once (if it wants TLS, use rediss://)"
+                return Failure::new(
+                    What::Tls(format!("{CLOSED_AT_ONCE} (if it wants TLS, use rediss://)")),
+                    at,
+                );
             }
             _ => return Failure::from_redis(e, at, false, false),
         };
@@ -236,6 +239,9 @@ impl Failure {
         }
     }
 }
+
+/// A plain connect the server closed before answering.
+pub(crate) const CLOSED_AT_ONCE: &str = "it closed the connection at once";
 
 /// One sentence that says what went wrong, all of it [`printable`].
 impl fmt::Display for Failure {

@@ -10,6 +10,7 @@
 
 use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use log::warn;
@@ -60,11 +61,12 @@ pub fn respond(request: Request, route: impl FnOnce(&Method, &str) -> Reply) -> 
             },
             _ => route(&method, &path),
         };
-        // A failed or unconfirmed click: the log says what its page says.
+        // A failed or unconfirmed click: the log says what its page says,
+        // once; the same again is counted.
         if let (Reply::Failed(_) | Reply::NotOnAReplica(_), Some((said, _))) =
             (&reply, reply.said())
         {
-            warn!("{said}");
+            say_once(&said);
         }
         // The client may have gone; nothing is lost by not telling it.
         let _ = request.respond(reply.into_response());
@@ -73,6 +75,23 @@ pub fn respond(request: Request, route: impl FnOnce(&Method, &str) -> Reply) -> 
         warn!("a request to {path} panicked; answered 500, and the worker goes on");
     }
     answered.is_ok()
+}
+
+/// Warns `said`, unless it is what the last failed click said: then only
+/// at the 2nd, 4th, 8th... such click, with the count, so that an outage
+/// under clicks is a few lines, not one per click.
+fn say_once(said: &str) {
+    static LAST: Mutex<(String, u64)> = Mutex::new((String::new(), 0));
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if last.0 == said {
+        last.1 += 1;
+        if last.1.is_power_of_two() {
+            warn!("{} more clicks answered the same", last.1);
+        }
+    } else {
+        warn!("{said}");
+        *last = (said.to_owned(), 0);
+    }
 }
 
 impl Reply {
@@ -96,10 +115,10 @@ impl Reply {
             Reply::Failed(failure) => Some(failure.for_a_click()),
             Reply::NotOnAReplica(node) => Some((
                 format!(
-                    "Pushed on the primary {node}, but no replica confirmed it within the click's time: \
-                     until one has it, a failover may lose it."
+                    "Pushed on the primary {node}, but no replica has it yet (none confirmed it in \
+                     the click's time, or none is connected): until one has it, a failover may lose it."
                 ),
-                "Look at the queue on the page before clicking again, or the element may be pushed twice.",
+                "It waits in the queue like any other; another click pushes another element. The page counts the primary's replicas: pushes are confirmed again once one is connected.",
             )),
             Reply::Stopping => Some((
                 "The web server is stopping: nothing was pushed or published.".to_owned(),

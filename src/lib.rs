@@ -35,13 +35,13 @@
 //!    cluster), connects, runs each command on it (following a cluster's
 //!    `MOVED` and `ASK`); the web's policy answers by the click's deadline,
 //!    the workers' waits until Redis is back, with one capped backoff.
-//! 5. What the lessons add to a connection: [`click`] (a push confirmed on
-//!    a replica, `WAIT`), [`subscription`] (`for i in ps.listen()`), the
-//!    two lessons with a module of their own here, [`reliable`]
-//!    (`consumer --reliable`, at least once) and [`stream`] (the third
-//!    pattern, a stream read by a consumer group), [`worker`] (what the
-//!    workers do before their loops), [`server`] (`app.run()`: the worker
-//!    threads, and their stop).
+//! 5. The lessons' own modules, what each adds to a connection: [`click`]
+//!    (the web's: a push confirmed on a replica with `WAIT`, a publish's
+//!    count), [`subscription`] (the subscriber's `for i in ps.listen()`),
+//!    [`reliable`] (`consumer --reliable`, at least once) and [`stream`]
+//!    (the third pattern, a stream read by a consumer group); and beside
+//!    them [`worker`] (what the workers do before their loops) and
+//!    [`server`] (`app.run()`: the worker threads, and their stop).
 //! 6. [`page`]: what the page shows under the original's HTML.
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 use redis::RedisResult;
 
+use crate::click;
 use crate::connection::Connection;
 use crate::failure::printable;
 use crate::http::escape_html;
@@ -107,21 +108,12 @@ fn primary_html(rcon: &mut Connection) -> String {
     } else {
         "holds the queue's slot of the cluster"
     };
-    let replicas = rcon.run(replicas_of_the_primary);
+    let replicas = rcon.run(click::replicas_connected);
     let node = escape_html(&rcon.node().unwrap_or_else(|| "unknown".into()));
     match replicas {
         Ok(n) => format!("<br>\nprimary: {node} ({named_by}), {n} replicas connected"),
         Err(_) => format!("<br>\nprimary: {node} ({named_by}), replicas unknown"),
     }
-}
-
-/// How many replicas the primary streams to (`ROLE`).
-fn replicas_of_the_primary(rcon: &mut Connection) -> RedisResult<usize> {
-    let role: Vec<redis::Value> = redis::cmd("ROLE").query(rcon)?;
-    Ok(match role.get(2) {
-        Some(redis::Value::Array(replicas)) => replicas.len(),
-        _ => 0,
-    })
 }
 
 /// One waiting element as the page shows it: text (U+FFFD where it is not

@@ -165,6 +165,16 @@ impl Target {
         matches!(self.finder, Finder::Sentinels(_))
     }
 
+    /// True for `rediss://`.
+    pub(crate) fn uses_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// True once a node said it is a Redis Cluster's.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_cluster()
+    }
+
     /// True with Sentinel, and on a cluster: the node is a primary with
     /// replicas, and a push is confirmed on one.
     pub(crate) fn has_replicas(&self) -> bool {
