@@ -32,8 +32,9 @@ impl Task {
     /// `def __init__(self)`; waits for Redis, unless asked to stop.
     fn new(target: Target) -> Result<Task, Stop> {
         // self.rcon = redis.StrictRedis(host='localhost', db=1)
-        // (waits until Redis answers; its read timeout, 12 s, is well above
-        // BLPOP's 2 s wait, so a reply is never cut off half-way)
+        // (waits until Redis answers, and with Sentinel starts the thread that
+        // follows the sentinels' switches; its read timeout, 12 s, is well
+        // above BLPOP's 2 s wait, so a reply is never cut off half-way)
         let rcon = Connection::wait_for_redis(target, Some(CONSUMER_READ_TIMEOUT))?;
         // self.queue = 'task:prodcons:queue'
         let queue = PRODCONS_QUEUE;
@@ -64,7 +65,8 @@ impl Task {
 fn run() -> Result<(), Stop> {
     // new: settings, logging, a thread for Ctrl-C and kill, stdout
     let Start { target, mut out } = worker::start()?;
-    // new: consumer --reliable, the at-least-once consumer
+    // new: consumer --reliable, the at-least-once consumer: its own loop,
+    // with a thread beside it that renews its sign of life (src/reliable.rs)
     if config::reliable_flag_from_args()? {
         return reliable::run(target, &mut out);
     }

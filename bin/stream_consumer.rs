@@ -36,6 +36,7 @@ impl Task {
     /// `def __init__(self)`; waits for Redis, unless asked to stop.
     fn new(target: Target, settings: Settings) -> Result<Task, Stop> {
         // self.rcon = redis.StrictRedis.from_url(os.environ.get('REDIS_URL', ...))
+        // (waits until Redis answers, as the consumer's does)
         let mut rcon = Connection::wait_for_redis(target, Some(CONSUMER_READ_TIMEOUT))?;
         // self.stream, self.dead, self.group: names.rs's STREAM, DEAD_LETTERS, GROUP
         // self.name = os.environ.get('CONSUMER_NAME') or '%s-%d' % (...)
@@ -58,8 +59,8 @@ impl Task {
         let mut claimed: Option<Instant> = None;
         // while True:
         while !signals::stop_requested() {
-            // if time.time() - claimed > CLAIM_IDLE / 1000:
-            if claimed.is_none_or(|at| at.elapsed() > self.settings.claim_idle) {
+            // if time.time() - claimed > CLAIM_IDLE / 4000:
+            if claimed.is_none_or(|at| at.elapsed() > self.settings.claim_idle / 4) {
                 // claimed = time.time()
                 claimed = Some(Instant::now());
                 // for entry_id, fields in self.rcon.xautoclaim(..., CLAIM_IDLE, count=10)[1]:
@@ -88,6 +89,11 @@ impl Task {
             }
             // for entry_id, fields in entries:
             for entry in entries {
+                // new: a stop asked for ends the loop between two entries; the
+                // rest stay this reader's, read again first at its next start
+                if signals::stop_requested() {
+                    break;
+                }
                 let (again, id) = (start != ">", entry.id.clone());
                 // self.handle(entry_id, fields, start != '>')
                 self.handle(entry, again, out)?;

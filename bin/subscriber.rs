@@ -34,7 +34,8 @@ impl Task {
     /// `def __init__(self)`; waits for Redis, unless asked to stop.
     fn new(target: Target) -> Result<Task, Stop> {
         // self.rcon = redis.StrictRedis(host='localhost')
-        // (waits until Redis answers; its reads wait 2 s at a time, then
+        // (waits until Redis answers, and with Sentinel starts the thread that
+        // follows the sentinels' switches; its reads wait 2 s at a time, then
         // look at the stop flag)
         let rcon = Connection::wait_for_redis(target, Some(WAIT))?;
         // new: the channel's name, kept as the consumer keeps self.queue
@@ -48,7 +49,8 @@ impl Task {
         while !signals::stop_requested() {
             // self.ps = self.rcon.pubsub()
             // self.ps.subscribe('task:pubsub:channel')
-            // (after a lost connection, waits until Redis answers again)
+            // (after a lost connection, waits until Redis answers again; None
+            // when Redis refused the SUBSCRIBE: said, and waited out)
             let Some(ps) = Subscription::open(&mut self.rcon, self.channel)? else {
                 continue;
             };

@@ -150,6 +150,8 @@ fn run() -> Result<(), Stop> {
     // new: the page shows what the last clicks did
     let clicks = Clicks::default();
     // app.run(debug=True)
+    // (first one try of Redis, for the one setting only Redis can refuse,
+    // a cluster's db: exit 2; then the threads until Ctrl-C or kill)
     server::serve(bind, workers, &target, |method, path, rcon| {
         route(method, path, rcon, &clicks)
     })

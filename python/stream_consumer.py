@@ -29,7 +29,7 @@ class Task(object):
         start = '0'  # 先读自己领过却没确认的消息
         claimed = 0
         while True:
-            if time.time() - claimed > CLAIM_IDLE / 1000:
+            if time.time() - claimed > CLAIM_IDLE / 4000:
                 claimed = time.time()
                 for entry_id, fields in self.rcon.xautoclaim(self.stream, self.group, self.name, CLAIM_IDLE, count=10)[1]:
                     self.handle(entry_id, fields, True)

@@ -13,7 +13,7 @@
 //!   read beside `python/stream_consumer.py` (`XREADGROUP` loop).
 //!
 //! This crate is the plumbing the original did without, built around the
-//! one thing all three programs share: a [`connection`] to the Redis node
+//! one thing all the programs share: a [`connection`] to the Redis node
 //! that holds our keys. Each module imports only from the layers below it
 //! (`scripts/layers` checks it, in CI):
 //!

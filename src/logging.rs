@@ -1,4 +1,4 @@
-//! One logger set-up for all three programs.
+//! One logger set-up for every program.
 //!
 //! Log lines go to stderr so that stdout carries only what the original
 //! printed (`Task get N`), which keeps the output easy to read and to test.

@@ -1,7 +1,8 @@
 //! The names every program agrees on, exactly as the original spells them.
 //!
 //! Any other Redis client can use these too: the web page pushes decimal text
-//! (`"0"` to `"9"`) to the list in db 1, and publishes the same to the channel.
+//! (`"0"` to `"9"`) to the list in db 1, publishes the same to the channel,
+//! and adds it to the stream as its `elem` field.
 
 /// The list the producer pushes to and the consumer pops from
 /// (the original's `prodcons_queue`).

@@ -33,8 +33,8 @@ const COUNT: usize = 10;
 pub struct Settings {
     /// `CONSUMER_NAME`, by default the host's name and the process id.
     pub name: String,
-    /// `CLAIM_IDLE_MS` (default 10,000): an entry another reader held this
-    /// long without `XACK` is taken over, and how often to look.
+    /// `CLAIM_IDLE_MS` (default 10,000): an entry a reader held this long
+    /// without `XACK` is taken over; a reader looks four times as often.
     pub claim_idle: Duration,
     /// `MAX_DELIVERIES` (default 3): an entry delivered more often goes to
     /// the dead letters.

@@ -46,19 +46,24 @@ fn python_reader(redis: &RedisServer, name: &str, env: &[(&str, &str)]) -> Progr
     program
 }
 
-/// `n` clicks on `/stream`, each a 302; the elements added, in order.
+/// `n` clicks on `/stream`, each a 302; the elements added, in order, as
+/// the web's log says (read once it has said them all).
 fn clicks(web: &Web, n: usize) -> Vec<String> {
+    let added = || -> Vec<String> {
+        let log = web.program.stderr_lines();
+        log.iter()
+            .filter_map(|l| l.split("xadd {task:prodcons:queue}:stream -- ").nth(1))
+            .filter_map(|rest| rest.split(' ').next().map(str::to_owned))
+            .collect()
+    };
+    let before = added().len();
     for _ in 0..n {
         let answer = web.get("/stream");
         assert_eq!(answer.status, 302, "{}", answer.text());
     }
-    let log = web.program.stderr_lines();
-    let added: Vec<String> = log
-        .iter()
-        .filter_map(|l| l.split("xadd {task:prodcons:queue}:stream -- ").nth(1))
-        .filter_map(|rest| rest.split(' ').next().map(str::to_owned))
-        .collect();
-    added[added.len() - n..].to_vec()
+    let said = eventually(Duration::from_secs(5), || added().len() >= before + n);
+    assert!(said, "{:?}", web.program.stderr_lines());
+    added()[before..before + n].to_vec()
 }
 
 /// Waits until the group has nothing pending (`XPENDING` counts 0).
