@@ -243,12 +243,12 @@ impl Connection {
         loop {
             match self.open() {
                 Ok((rcon, node)) => {
-                    self.keep(rcon, node);
-                    let at = self.at();
-                    match self.retries.failures {
-                        0 => info!("connected to Redis at {at}"),
-                        1 => warn!("connected to Redis at {at} after 1 failed try"),
-                        n => warn!("connected to Redis at {at} after {n} failed tries"),
+                    let at = self.shown(&node);
+                    match (self.keep(rcon, node), self.retries.failures) {
+                        (true, _) => {} // said: it moved
+                        (false, 0) => info!("connected to Redis at {at}"),
+                        (false, 1) => warn!("connected to Redis at {at} after 1 failed try"),
+                        (false, n) => warn!("connected to Redis at {at} after {n} failed tries"),
                     }
                     return Ok(());
                 }
@@ -379,8 +379,8 @@ impl Connection {
     }
 
     /// Keeps `rcon`, a new connection to `node`; says so when that is not
-    /// the node of the last one.
-    fn keep(&mut self, mut rcon: redis::Connection, node: Node) {
+    /// the node of the last one, and returns true then.
+    fn keep(&mut self, mut rcon: redis::Connection, node: Node) -> bool {
         self.set_policy_on(&mut rcon);
         let was = self.node.replace(node.clone());
         self.rcon = Some(rcon);
@@ -390,8 +390,9 @@ impl Connection {
         // (each web worker, the reliable consumer's sign of life).
         static SAID: Mutex<Option<Node>> = Mutex::new(None);
         let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-        let moved = was.filter(|was| *was != node && said.as_ref() != Some(&node));
-        if let Some((host, port)) = moved {
+        let moved = was.filter(|was| *was != node);
+        let is_new = moved.is_some();
+        if let Some((host, port)) = moved.filter(|_| said.as_ref() != Some(&node)) {
             *said = Some(node.clone());
             let was = show_addr(&host, port);
             match self.target.uses_sentinel() {
@@ -405,6 +406,7 @@ impl Connection {
                 ),
             }
         }
+        is_new
     }
 
     /// The workers' read timeout on a connection they keep, and no bound on
