@@ -1,6 +1,7 @@
 //! Every way a talk with Redis can fail, as one value ([`Failure`]), and
-//! the one place where a failure is put into words: for the log, for the
-//! page, and as an HTTP status.
+//! its words: one sentence for the log and the page, the page's advice,
+//! and an HTTP status. Other modules say around that sentence what they
+//! were doing ("could not put the element back (...)").
 //!
 //! The connection (`src/connection.rs`) makes a `Failure` where the error
 //! happens, knowing what it was doing (connecting, or running a command it

@@ -32,10 +32,11 @@ fn subscribers(conn: &mut redis::Connection) -> usize {
 
 /// Everything over TLS with the CA given in `REDIS_CA_FILE`: the host name
 /// checked (`localhost`) and an address checked (`127.0.0.1`); the page,
-/// both links, the consumer and the subscriber; no password in any line.
+/// the three links, the consumer, the subscriber and the stream consumer;
+/// no password in any line.
 #[test]
 #[ignore = "needs openssl (it makes the test certificates; scripts/test installs it)"]
-fn the_three_programs_work_over_tls_with_a_private_ca() {
+fn every_program_works_over_tls_with_a_private_ca() {
     let redis = TlsRedis::start("server", "no", &["--requirepass", PASSWORD]);
     let ca = certs().ca();
     let by_name = redis.url("localhost", Some(PASSWORD));
@@ -44,6 +45,7 @@ fn the_three_programs_work_over_tls_with_a_private_ca() {
     let env = [("REDIS_URL", by_address.as_str()), ("REDIS_CA_FILE", &ca)];
     let consumer = Program::start(env!("CARGO_BIN_EXE_consumer"), &env);
     let subscriber = Program::start(env!("CARGO_BIN_EXE_subscriber"), &env);
+    let stream = Program::start(env!("CARGO_BIN_EXE_stream_consumer"), &env);
     let mut conn = plain_conn(&redis);
     assert!(
         eventually(Duration::from_secs(10), || subscribers(&mut conn) == 1),
@@ -55,8 +57,16 @@ fn the_three_programs_work_over_tls_with_a_private_ca() {
     for _ in 0..3 {
         assert_eq!(web.get("/prodcons").status, 302);
         assert_eq!(web.get("/pubsub").status, 302);
+        assert_eq!(web.get("/stream").status, 302);
     }
     let page = web.get("/").text();
+    let read = stream.wait_stdout(4, Duration::from_secs(10));
+    assert_eq!(
+        tasks(&read).len(),
+        3,
+        "{read:?} {:?}",
+        stream.stderr_lines()
+    );
     let consumed = consumer.wait_stdout(4, Duration::from_secs(10));
     let heard = subscriber.wait_stdout(4, Duration::from_secs(10));
     assert_eq!(tasks(&consumed).len(), 3, "{consumed:?}");
@@ -66,6 +76,7 @@ fn the_three_programs_work_over_tls_with_a_private_ca() {
     let mut lines = web.program.stderr_lines();
     lines.extend(consumer.stderr_lines());
     lines.extend(subscriber.stderr_lines());
+    lines.extend(stream.stderr_lines());
     assert!(
         lines.iter().any(|l| l.contains("connected to Redis at 127.0.0.1:")),
         "{lines:?}"
