@@ -776,20 +776,7 @@ fn a_manual_failover_reaches_every_program_at_once() {
     let mut subscriber = program(env!("CARGO_BIN_EXE_subscriber"), &[], &rig, &[]);
     assert!(subscriber.wait_stderr("subscribed to", Duration::from_secs(10)).is_some());
     let old = rig.primary().expect("a primary");
-    let stop = Arc::new(AtomicBool::new(false));
-    let answers = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let clicker = {
-        let (stop, answers, addr) = (Arc::clone(&stop), Arc::clone(&answers), web.addr);
-        thread::spawn(move || {
-            let started = Instant::now();
-            while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
-                let pushed = http(addr, b"GET /prodcons HTTP/1.1\r\nHost: t\r\n\r\n").status;
-                let published = http(addr, b"GET /pubsub HTTP/1.1\r\nHost: t\r\n\r\n").status;
-                answers.lock().expect("answers").push((pushed, published));
-                thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
+    let clicker = Clicker::start(web.addr, &["/prodcons", "/pubsub"]);
     thread::sleep(Duration::from_secs(2));
     let asked = query_node(
         rig.sentinels[0].plain,
@@ -815,10 +802,8 @@ fn a_manual_failover_reaches_every_program_at_once() {
         status == 302 && subscriber.stdout_lines().len() > before
     });
     thread::sleep(Duration::from_secs(3));
-    stop.store(true, Ordering::SeqCst);
-    clicker.join().expect("clicker");
-    let answers = answers.lock().expect("answers").clone();
-    let pushes = count_each(&answers.iter().map(|a| a.0).collect::<Vec<_>>());
+    let answers = clicker.stop();
+    let pushes = count_each(&answers.iter().map(|a| a[0]).collect::<Vec<_>>());
     let printed = consumer.stop_and_collect().len();
     let _ = subscriber.stop_and_collect();
     let waiting: usize = rig.conn(new).llen(QUEUE).expect("llen");
@@ -886,19 +871,7 @@ fn a_manual_failover_under_stream_clicks_keeps_every_302() {
     let web = rig.web("4");
     let reader = program(env!("CARGO_BIN_EXE_stream_consumer"), &[], &rig, &[]);
     let old = rig.primary().expect("a primary");
-    let stop = Arc::new(AtomicBool::new(false));
-    let answers = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let clicker = {
-        let (stop, answers, addr) = (Arc::clone(&stop), Arc::clone(&answers), web.addr);
-        thread::spawn(move || {
-            let started = Instant::now();
-            while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
-                let added = http(addr, b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n").status;
-                answers.lock().expect("answers").push(added);
-                thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
+    let clicker = Clicker::start(web.addr, &["/stream"]);
     thread::sleep(Duration::from_secs(2));
     let asked = query_node(
         rig.sentinels[0].plain,
@@ -913,9 +886,7 @@ fn a_manual_failover_under_stream_clicks_keeps_every_302() {
     });
     assert!(settled, "the sentinels name a new primary");
     thread::sleep(Duration::from_secs(3));
-    stop.store(true, Ordering::SeqCst);
-    clicker.join().expect("clicker");
-    let answers = count_each(&answers.lock().expect("answers").clone());
+    let answers = count_each(&clicker.stop().iter().map(|a| a[0]).collect::<Vec<_>>());
     let ok = answers.get(&302).copied().unwrap_or(0);
     let all = eventually(Duration::from_secs(20), || {
         tasks(&reader.stdout_lines()).len() >= ok
@@ -929,5 +900,48 @@ fn a_manual_failover_under_stream_clicks_keeps_every_302() {
     );
     for status in answers.keys() {
         assert!(matches!(status, 302 | 202 | 503 | 504), "{answers:?}");
+    }
+}
+
+/// Clicks on each of a few paths in turn, every 100 ms, from a thread of
+/// its own, for 60 s at most, until stopped.
+struct Clicker {
+    stop: Arc<AtomicBool>,
+    answers: Arc<std::sync::Mutex<Vec<Vec<u16>>>>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Clicker {
+    fn start(addr: std::net::SocketAddr, paths: &[&'static str]) -> Clicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stopped, kept, paths) = (Arc::clone(&stop), Arc::clone(&answers), paths.to_vec());
+        let thread = thread::spawn(move || {
+            let started = Instant::now();
+            while !stopped.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
+                let round = paths.iter().map(|path| {
+                    http(
+                        addr,
+                        format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
+                    )
+                    .status
+                });
+                let round: Vec<u16> = round.collect();
+                kept.lock().expect("answers").push(round);
+                thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Clicker {
+            stop,
+            answers,
+            thread,
+        }
+    }
+
+    /// Stops the clicks; each round's statuses, in the paths' order.
+    fn stop(self) -> Vec<Vec<u16>> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().expect("clicker");
+        self.answers.lock().expect("answers").clone()
     }
 }
