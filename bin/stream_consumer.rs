@@ -18,6 +18,7 @@ use log::warn;
 use redis::Commands;
 use redis_mq::connection::{CONSUMER_READ_TIMEOUT, Connection};
 use redis_mq::exit::{self, Stop};
+use redis_mq::failure::printable;
 use redis_mq::names::{GROUP, STREAM};
 use redis_mq::print::{self, Output};
 use redis_mq::signals;
@@ -113,10 +114,8 @@ impl Task {
         // if not fields:
         if entry.trimmed {
             // new: say so
-            warn!(
-                "entry {} was trimmed (MAXLEN) before it was handled: it is lost",
-                entry.id
-            );
+            let id = printable(&entry.id);
+            warn!("entry {id} was trimmed (MAXLEN) before it was handled: it is lost");
             // self.rcon.xack(self.stream, self.group, entry_id)
             // return
             return self.xack(&entry.id);
@@ -141,7 +140,10 @@ impl Task {
             // self.rcon.xadd(self.dead, {'id': entry_id, 'elem': task or b'', 'why': why})
             let dead = self.rcon.run_or_reconnect(|rcon| stream::xadd_dead(rcon, &entry, &why));
             // new: say so
-            warn!("entry {} ({why}) is put among the dead letters", entry.id);
+            warn!(
+                "entry {} ({why}) is put among the dead letters",
+                printable(&entry.id)
+            );
             // self.rcon.xack(self.stream, self.group, entry_id)
             // return
             return match dead? {
@@ -152,7 +154,10 @@ impl Task {
         let task = task.unwrap_or_default();
         // if task.decode() == FAIL_ON: return
         if self.settings.fail_on.as_deref().is_some_and(|f| f.as_bytes() == task) {
-            warn!("entry {} failed (FAIL_ON): not acknowledged", entry.id);
+            warn!(
+                "entry {} failed (FAIL_ON): not acknowledged",
+                printable(&entry.id)
+            );
             return Ok(());
         }
         // print("Task get", task.decode())

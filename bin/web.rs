@@ -32,6 +32,7 @@ use redis::streams::StreamMaxlen;
 use redis::{Commands, RedisResult};
 use redis_mq::connection::Connection;
 use redis_mq::exit::{self, Stop};
+use redis_mq::failure::printable;
 use redis_mq::http::Reply;
 use redis_mq::names::{PRODCONS_QUEUE, PUBSUB_CHANNEL, STREAM};
 use redis_mq::page::{self, Clicks};
@@ -127,7 +128,7 @@ fn stream(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     let maxlen = StreamMaxlen::Approx(STREAM_MAXLEN);
     let id: String = rcon.xadd_maxlen(STREAM, maxlen, "*", &[("elem", elem)])?;
     // logging.info("xadd {} -- {}".format(stream, elem))
-    info!("xadd {} -- {} ({id})", STREAM, elem);
+    info!("xadd {} -- {} ({})", STREAM, elem, printable(&id));
     // new: the page shows what each click did
     clicks.record(format!("added {elem} to the stream as {id}"));
     // return redirect('/')

@@ -36,7 +36,7 @@ impl Clicks {
     /// Remembers what a click did, for the page.
     pub fn record(&self, what: String) {
         let mut clicks = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        clicks.push_front(escape_html(&what));
+        clicks.push_front(escape_html(&printable(&what)));
         clicks.truncate(SHOWN);
     }
 

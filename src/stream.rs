@@ -18,7 +18,7 @@ use redis::{Commands, RedisResult, Value};
 use crate::config;
 use crate::connection::{Connection, WAIT};
 use crate::exit::Stop;
-use crate::failure::What;
+use crate::failure::{What, printable};
 use crate::http::escape_html;
 use crate::names::{DEAD_LETTERS, GROUP, STREAM};
 
@@ -173,8 +173,9 @@ pub fn status_html(rcon: &mut Connection) -> String {
     let last: RedisResult<StreamRangeReply> = rcon.xrevrange_count(DEAD_LETTERS, "+", "-", 3);
     for letter in last.map(|reply| reply.ids).unwrap_or_default() {
         let field = |name: &str| letter.get::<String>(name).unwrap_or_default();
-        let (elem, why) = (escape_html(&field("elem")), escape_html(&field("why")));
-        html.push_str(&format!("; {} ({elem}: {why})", escape_html(&field("id"))));
+        let shown = |name: &str| escape_html(&printable(&field(name)));
+        let (id, elem, why) = (shown("id"), shown("elem"), shown("why"));
+        html.push_str(&format!("; {id} ({elem}: {why})"));
     }
     html
 }
@@ -188,7 +189,7 @@ fn fields(reply: Value) -> HashMap<String, Value> {
 fn text(fields: &HashMap<String, Value>, name: &str) -> String {
     let value = fields.get(name);
     let text = value.and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
-    crate::failure::printable(&text.unwrap_or_else(|| "?".into()))
+    printable(&text.unwrap_or_else(|| "?".into()))
 }
 
 #[cfg(test)]
