@@ -271,6 +271,17 @@ impl Rig {
     }
 
     /// The primary's port, as the first sentinel that answers says now.
+    /// `SENTINEL FAILOVER`, as an operator moves the primary, asked of the
+    /// first sentinel.
+    fn ask_for_a_failover(&self) {
+        let asked = query_node(
+            self.sentinels[0].plain,
+            None,
+            &["SENTINEL", "FAILOVER", MASTER],
+        );
+        assert!(asked.is_some(), "SENTINEL FAILOVER");
+    }
+
     fn primary(&self) -> Option<u16> {
         self.sentinels.iter().find_map(|s| primary_per(s.plain, self.sentinel_pw()))
     }
@@ -778,12 +789,7 @@ fn a_manual_failover_reaches_every_program_at_once() {
     let old = rig.primary().expect("a primary");
     let clicker = Clicker::start(web.addr, &["/prodcons", "/pubsub"]);
     thread::sleep(Duration::from_secs(2));
-    let asked = query_node(
-        rig.sentinels[0].plain,
-        None,
-        &["SENTINEL", "FAILOVER", MASTER],
-    );
-    assert!(asked.is_some(), "SENTINEL FAILOVER");
+    rig.ask_for_a_failover();
     let new = {
         let mut new = None;
         let settled = eventually(Duration::from_secs(30), || {
@@ -873,12 +879,7 @@ fn a_manual_failover_under_stream_clicks_keeps_every_302() {
     let old = rig.primary().expect("a primary");
     let clicker = Clicker::start(web.addr, &["/stream"]);
     thread::sleep(Duration::from_secs(2));
-    let asked = query_node(
-        rig.sentinels[0].plain,
-        None,
-        &["SENTINEL", "FAILOVER", MASTER],
-    );
-    assert!(asked.is_some(), "SENTINEL FAILOVER");
+    rig.ask_for_a_failover();
     let mut new = None;
     let settled = eventually(Duration::from_secs(30), || {
         new = rig.settled_primary(old, 0);
