@@ -6,8 +6,7 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Header, Method};
@@ -49,7 +48,7 @@ pub struct ClientConnection {
     write_closer: WriteCloser,
 
     // redis_mq patch 5: requests read from this connection and not answered yet
-    in_flight: Arc<AtomicUsize>,
+    in_flight: Arc<InFlightCount>,
 }
 
 /// redis_mq patch 5: at most this many requests of one connection are read
@@ -57,16 +56,63 @@ pub struct ClientConnection {
 /// longer fills the server's memory with them).
 const MAX_IN_FLIGHT: usize = 4;
 
+/// redis_mq patch 5: how many requests of a connection are read and not
+/// answered yet; the connection's thread waits on it, woken by an answer
+/// (a sleep-and-look loop here held 1 in 8 requests of a busy keep-alive
+/// client for a millisecond: its next request came in before the thread
+/// that wrote the answer had counted it).
+#[derive(Default)]
+struct InFlightCount {
+    state: Mutex<InFlightState>,
+    answered: Condvar,
+}
+
+#[derive(Default)]
+struct InFlightState {
+    count: usize,
+    /// Whether the connection's thread waits: only then does an answer
+    /// wake it (a wake-up is a system call, even with nobody to wake).
+    waiting: bool,
+}
+
+impl InFlightCount {
+    fn lock(&self) -> std::sync::MutexGuard<'_, InFlightState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until fewer than `n` requests are in flight.
+    fn wait_until_below(&self, n: usize) {
+        let mut state = self.lock();
+        while state.count >= n {
+            state.waiting = true;
+            state = self.answered.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting = false;
+        }
+    }
+
+    fn add(&self) {
+        self.lock().count += 1;
+    }
+
+    fn answered(&self) {
+        let mut state = self.lock();
+        state.count -= 1;
+        if state.waiting {
+            self.answered.notify_one();
+        }
+    }
+}
+
 /// redis_mq patch 5: a request's writer that counts the request as in flight
 /// until it has been answered (the writer is dropped).
 struct InFlight<W: Write> {
     inner: W,
-    count: Arc<AtomicUsize>,
+    count: Arc<InFlightCount>,
 }
 
 impl<W: Write> InFlight<W> {
-    fn new(inner: W, count: Arc<AtomicUsize>) -> InFlight<W> {
-        count.fetch_add(1, Ordering::SeqCst);
+    fn new(inner: W, count: Arc<InFlightCount>) -> InFlight<W> {
+        count.add();
         InFlight { inner, count }
     }
 }
@@ -83,7 +129,7 @@ impl<W: Write> Write for InFlight<W> {
 
 impl<W: Write> Drop for InFlight<W> {
     fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::SeqCst);
+        self.count.answered();
     }
 }
 
@@ -142,7 +188,7 @@ impl ClientConnection {
             limits,
             deadline,
             write_closer,
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight: Arc::default(),
         }
     }
 
@@ -416,9 +462,7 @@ impl Iterator for ClientConnection {
 
         // redis_mq patch 5: wait while too many requests are unanswered (a
         // client that does not pipeline never makes this wait).
-        while self.in_flight.load(Ordering::SeqCst) >= MAX_IN_FLIGHT {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        self.in_flight.wait_until_below(MAX_IN_FLIGHT);
 
         loop {
             // redis_mq patch 5: every refusal is answered with `Connection:
@@ -501,10 +545,8 @@ impl Iterator for ClientConnection {
             // goes to a handler only once the ones before it on this
             // connection are answered (read ahead, it is ready at once; a
             // client that does not pipeline never makes this wait).
-            while self.limits.one_handler_per_connection
-                && self.in_flight.load(Ordering::SeqCst) > 1
-            {
-                std::thread::sleep(Duration::from_millis(1));
+            if self.limits.one_handler_per_connection {
+                self.in_flight.wait_until_below(2);
             }
 
             // returning the request

@@ -147,6 +147,9 @@ enum Message {
     NewRequest(Request),
 }
 
+/// redis_mq patch 8: what answers each request, in `Server::new_with_handler`.
+type Handler = Arc<dyn Fn(Request) + Send + Sync>;
+
 impl From<IoError> for Message {
     fn from(e: IoError) -> Message {
         Message::Error(e)
@@ -338,7 +341,37 @@ impl Server {
         ssl_config: Option<SslConfig>,
         limits: Limits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
+        Self::start(listener.into(), ssl_config, limits, None)
+    }
+
+    /// redis_mq patch 8: a server whose connections' threads answer their
+    /// own requests: each thread reads a request, calls `handler` with it,
+    /// and reads the next once `handler` has returned, so a connection's
+    /// requests are answered in order, one at a time. Nothing is queued for
+    /// `recv`, which gets nothing from this server.
+    ///
+    /// Why: with `recv`, each request is handed from its connection's thread
+    /// to the thread that answers it, a wake-up of another thread per
+    /// request; here the thread that read it answers it. A handler that must
+    /// bound how many requests run at once (a pool of database connections,
+    /// say) does so itself; `limits.max_connections` bounds the threads.
+    pub fn new_with_handler<H>(
+        config: ServerConfig,
+        handler: H,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
+    where
+        H: Fn(Request) + Send + Sync + 'static,
+    {
+        let listener = config.addr.bind()?;
+        Self::start(listener, config.ssl, config.limits, Some(Arc::new(handler)))
+    }
+
+    fn start(
+        listener: Listener,
+        ssl_config: Option<SslConfig>,
+        limits: Limits,
+        handler: Option<Handler>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -432,13 +465,19 @@ impl Server {
                 match new_client {
                     Ok(client) => {
                         let messages = inside_messages.clone();
+                        let handler = handler.clone();
                         let mut client = Some(client);
                         let mut counted = Some(counted);
                         tasks_pool.spawn(Box::new(move || {
                             let _counted = counted.take();
                             if let Some(client) = client.take() {
+                                // redis_mq patch 8: answered on this thread.
+                                if let Some(handler) = &handler {
+                                    for rq in client {
+                                        handler(rq);
+                                    }
                                 // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
+                                } else if client.secure() {
                                     let (sender, receiver) = mpsc::channel();
                                     for rq in client {
                                         messages.push(rq.with_notify_sender(sender.clone()).into());
