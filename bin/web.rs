@@ -153,7 +153,7 @@ fn run() -> Result<(), Stop> {
     // app.run(debug=True)
     // (first one try of Redis, for the one setting only Redis can refuse,
     // a cluster's db: exit 2; then the threads until Ctrl-C or kill)
-    server::serve(bind, workers, &target, |method, path, rcon| {
+    server::serve(bind, workers, &target, move |method, path, rcon| {
         route(method, path, rcon, &clicks)
     })
 }

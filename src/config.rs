@@ -142,11 +142,17 @@ fn bind(bind: &str) -> Result<SocketAddr, Stop> {
     })
 }
 
-/// `WORKERS`, default: the machine's parallelism, at least 2, so one slow
-/// Redis call never stops the page from answering.
+/// A request that finds every worker busy waits for one, a wake-up of
+/// another thread more: 2 workers served 8 busy connections at about half
+/// the rate of 8 or 16 (docs/performance.md). Each worker is a Redis
+/// connection, opened at its first use.
+pub const DEFAULT_WORKERS: usize = 16;
+
+/// `WORKERS`, default [`DEFAULT_WORKERS`]: how many requests use Redis at
+/// once (`src/server.rs`).
 pub fn workers_from_env() -> Result<usize, Stop> {
     match var("WORKERS") {
-        None => Ok(std::thread::available_parallelism().map_or(2, |n| n.get().max(2))),
+        None => Ok(DEFAULT_WORKERS),
         Some(text) => workers(&text),
     }
 }
