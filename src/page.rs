@@ -35,8 +35,10 @@ pub struct Clicks(Mutex<VecDeque<String>>);
 impl Clicks {
     /// Remembers what a click did, for the page.
     pub fn record(&self, what: String) {
+        // Made safe to show before the lock: every request thread takes it.
+        let shown = escape_html(&printable(&what));
         let mut clicks = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        clicks.push_front(escape_html(&printable(&what)));
+        clicks.push_front(shown);
         clicks.truncate(SHOWN);
     }
 

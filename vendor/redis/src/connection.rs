@@ -918,7 +918,15 @@ pub struct Connection {
 
     /// redis_mq patch 6: replies must have come by then (`set_read_deadline`).
     read_deadline: Option<Instant>,
+
+    /// redis_mq patch 6: the read timeout the deadline last put on the
+    /// socket, in nanoseconds ([`NOT_SET`]: unknown). An atomic, as
+    /// `set_read_timeout` takes `&self` and must forget it.
+    read_timeout_set: std::sync::atomic::AtomicU64,
 }
+
+/// redis_mq patch 6: `read_timeout_set` when the deadline has not set it.
+const NOT_SET: u64 = u64::MAX;
 
 /// Represents a RESP2 pubsub connection.
 ///
@@ -1455,16 +1463,48 @@ fn handshake_and_setup(
 /// `deadline`. Past it, a read still takes what has already come (a process
 /// stopped and continued finds its reply there) but waits for nothing
 /// more: it times out at once.
+///
+/// Setting the socket's read timeout is a system call, so the one already
+/// set is kept when it ends by the deadline and at most [`CLOSE_ENOUGH`]
+/// before it (under load, each reply's deadline is about the last one's
+/// plus the time between them); a read it ends early is made again.
 struct ByDeadline<'a> {
     sock: &'a mut TcpStream,
     deadline: Instant,
+    timeout_set: &'a std::sync::atomic::AtomicU64,
 }
+
+/// redis_mq patch 6: how much sooner than the deadline a read may time out
+/// and be made again, rather than set the socket's timeout again.
+const CLOSE_ENOUGH: Duration = Duration::from_millis(50);
 
 impl io::Read for ByDeadline<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        self.sock.set_read_timeout(Some(left.max(Duration::from_micros(1))))?;
-        io::Read::read(self.sock, buf)
+        use std::sync::atomic::Ordering::Relaxed;
+        loop {
+            let left = self
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_micros(1));
+            let set = self.timeout_set.load(Relaxed);
+            let kept = set != NOT_SET
+                && Duration::from_nanos(set) <= left
+                && left - Duration::from_nanos(set) <= CLOSE_ENOUGH;
+            if !kept {
+                self.sock.set_read_timeout(Some(left))?;
+                let nanos = u64::try_from(left.as_nanos()).unwrap_or(NOT_SET - 1);
+                self.timeout_set.store(nanos, Relaxed);
+            }
+            match io::Read::read(self.sock, buf) {
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+                        && Instant::now() < self.deadline =>
+                {
+                    continue
+                }
+                read => return read,
+            }
+        }
     }
 }
 
@@ -1750,6 +1790,7 @@ fn setup_connection(
         push_sender: None,
         messages_to_skip: 0,
         read_deadline: None,
+        read_timeout_set: std::sync::atomic::AtomicU64::new(NOT_SET),
     };
 
     if execute_connection_pipeline(
@@ -1876,6 +1917,9 @@ impl Connection {
     /// block indefinitely. It is an error to pass the zero `Duration` to this
     /// method.
     pub fn set_read_timeout(&self, dur: Option<Duration>) -> RedisResult<()> {
+        // redis_mq patch 6: the deadline's timeout is no longer on the socket.
+        self.read_timeout_set
+            .store(NOT_SET, std::sync::atomic::Ordering::Relaxed);
         self.con.set_read_timeout(dur)
     }
 
@@ -2071,6 +2115,7 @@ impl Connection {
                         Some(deadline) => self.parser.parse_value(ByDeadline {
                             sock: reader,
                             deadline,
+                            timeout_set: &self.read_timeout_set,
                         }),
                         None => self.parser.parse_value(reader),
                     }
@@ -2088,6 +2133,7 @@ impl Connection {
                             let mut sock = ByDeadline {
                                 sock: &mut reader.sock,
                                 deadline,
+                                timeout_set: &self.read_timeout_set,
                             };
                             let stream = rustls::Stream::new(&mut reader.conn, &mut sock);
                             self.parser.parse_value(stream)
