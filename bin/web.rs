@@ -9,12 +9,12 @@
 //!
 //! | app.py | here |
 //! |---|---|
-//! | `rcon = redis.StrictRedis(host='localhost', db=1)` | `config::redis_from_env`; `server::serve` gives each worker its `Connection`, its `rcon` |
+//! | `rcon = redis.StrictRedis(host='localhost', db=1)` | `config::redis_from_env`; `server::serve` gives each request a `Connection` of its `WORKERS`, its `rcon` |
 //! | `prodcons_queue`, `pubsub_channel` | `PRODCONS_QUEUE`, `PUBSUB_CHANNEL` (`src/names.rs`) |
 //! | `@app.route(...)` | `route`, the table |
 //! | `def index()`, `def prodcons()`, `def pubsub()` | `index`, `prodcons`, `pubsub` |
 //! | `def stream_add()` (`python/app_stream.py`, not in the original) | `stream` |
-//! | `app.run(debug=True)` | `run`: `server::serve`, `WORKERS` threads |
+//! | `app.run(debug=True)` | `run`: `server::serve`, each request on its connection's thread |
 //!
 //! What keeps it safe lives in the library, out of these lines: `rcon` is a
 //! `Connection` (`src/connection.rs`), which runs each command within the
@@ -136,11 +136,11 @@ fn stream(rcon: &mut Connection, clicks: &Clicks) -> RedisResult<Reply> {
     Ok(click::redirect_once_on_a_replica(rcon, "/"))
 }
 
-/// `app.run()`: `WORKERS` threads, each with its own connection to Redis,
-/// until Ctrl-C or `kill` (`src/server.rs`).
+/// `app.run()`: each request answered on its connection's thread, at most
+/// `WORKERS` at once on Redis, until Ctrl-C or `kill` (`src/server.rs`).
 fn run() -> Result<(), Stop> {
     // rcon = redis.StrictRedis(host='localhost', db=1)
-    // (where Redis is; each worker opens its own connection)
+    // (where Redis is; each of the WORKERS opens its own connection)
     let target = config::redis_from_env()?;
     // new: the address, the threads and the log level, from the environment
     let bind = config::bind_from_env()?;

@@ -1,6 +1,6 @@
 //! What a route answers ([`Reply`]) and how that becomes HTTP: the status,
 //! the page of a failed click, HEAD, and a panic. The routes themselves are
-//! in `bin/web.rs`, beside the original's; the worker threads that call
+//! in `bin/web.rs`, beside the original's; the threads that call
 //! [`respond`] are in `src/server.rs`.
 //!
 //! What the routes never see: HEAD (answered as GET without a body, and

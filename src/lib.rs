@@ -41,7 +41,8 @@
 //!    [`reliable`] (`consumer --reliable`, at least once) and [`stream`]
 //!    (the third pattern, a stream read by a consumer group); and beside
 //!    them [`worker`] (what the workers do before their loops) and
-//!    [`server`] (`app.run()`: the worker threads, and their stop).
+//!    [`server`] (`app.run()`: each request on its connection's thread, at
+//!    most `WORKERS` using Redis at once, and the stop).
 //! 6. [`page`]: what the page shows under the original's HTML.
 //!
 //! The HTTP server's own defences (limits, deadlines, a thread pool that
