@@ -142,10 +142,7 @@ fn bind(bind: &str) -> Result<SocketAddr, Stop> {
     })
 }
 
-/// A request that finds every worker busy waits for one, a wake-up of
-/// another thread more: 2 workers served 8 busy connections at about half
-/// the rate of 8 or 16 (docs/performance.md). Each worker is a Redis
-/// connection, opened at its first use.
+/// The default `WORKERS`; docs/performance.md says why 16.
 pub const DEFAULT_WORKERS: usize = 16;
 
 /// `WORKERS`, default [`DEFAULT_WORKERS`]: how many requests use Redis at

@@ -2,12 +2,12 @@
 //!
 //! Each HTTP connection has a thread of the patched tiny_http, which reads
 //! a request, answers it, and reads the next (tiny_http patch 8): no
-//! thread hands a request to another, one wake-up fewer per request
-//! (docs/performance.md). At most `WORKERS` requests use Redis at once,
-//! each with a `Connection` of its own from a pool (`RconPool`;
-//! `Connection::bounded`: every request answered within [`ANSWER_WITHIN`]
-//! of its arrival). One more waits for a free one until its 2 s are up,
-//! then gets what any click out of time gets: 503, nothing was pushed.
+//! thread hands a request to another (why: docs/performance.md). At most
+//! `WORKERS` requests use Redis at once, each with a `Connection` of its
+//! own from a pool (`RconPool`; `Connection::bounded`: every request
+//! answered within [`ANSWER_WITHIN`] of its arrival). One more waits for a
+//! free one until its 2 s are up, then gets what any click out of time
+//! gets: 503, nothing was pushed.
 //!
 //! A stop request (Ctrl-C, `kill`, see `signals`) ends it without cutting
 //! a click short: every request received before the stop is answered as
